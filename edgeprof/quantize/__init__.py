@@ -1,0 +1,1 @@
+"""The conversion stage: Hugging Face checkpoint -> GGUF -> a sweep of quantization levels."""

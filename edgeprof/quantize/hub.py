@@ -1,0 +1,46 @@
+"""Hugging Face Hub downloads: only the files conversion needs, into the user's own hub cache."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from edgeprof.errors import fail
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+# What conversion reads. Pickle weights (*.bin) are deliberately absent: we never load them.
+CONVERT_FILES = [
+    "config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
+    "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+    "added_tokens.json", "README.md", "LICENSE*",
+]
+
+
+def looks_like_repo_id(text: str) -> bool:
+    return bool(REPO_ID.match(text)) and not text.startswith((".", "/"))
+
+
+def download(repo_id: str, revision: str | None = None) -> Path:
+    """snapshot_download with hub errors turned into one line (HF_TOKEN and HF_HUB_OFFLINE honoured)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub import errors as hub_errors
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=CONVERT_FILES))
+    except hub_errors.GatedRepoError:
+        raise fail("hub_gated", repo=repo_id) from None
+    except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError):
+        raise fail("hub_not_found", repo=repo_id) from None
+    except (hub_errors.LocalEntryNotFoundError, getattr(hub_errors, "OfflineModeIsEnabled", ())) as exc:
+        if _offline():
+            raise fail("hub_offline", repo=repo_id) from None
+        raise fail("hub_network", repo=repo_id, detail=str(exc).splitlines()[0]) from None
+    except (hub_errors.HfHubHTTPError, OSError) as exc:
+        raise fail("hub_network", repo=repo_id, detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)

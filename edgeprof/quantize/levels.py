@@ -1,0 +1,63 @@
+"""Quantization levels, named as llama.cpp names them (Q4_K_M, Q8_0, IQ4_XS, ...).
+
+The names come from the installed llama.cpp's own file-type enum (``LLAMA_FTYPE_*`` in
+llama-cpp-python), so every level that build offers is available with no list to keep up to date.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from edgeprof.errors import did_you_mean, fail
+
+# llama-quantize accepts these short forms too.
+ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M"}
+
+# llama.cpp refuses these without an importance matrix (llama-quant.cpp checks it per tensor).
+NEEDS_IMATRIX = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "Q2_K_S"})
+
+# The unquantized output types `convert` writes itself (the rest go through llama.cpp).
+UNQUANTIZED = {"F32": 0, "F16": 1, "BF16": 32}
+
+
+@lru_cache(maxsize=1)
+def all_levels() -> dict[str, int]:
+    """Level name -> llama_ftype id, for every file type the installed llama.cpp knows."""
+    import llama_cpp
+
+    levels = {}
+    for attr in dir(llama_cpp):
+        if not attr.startswith("LLAMA_FTYPE_") or attr == "LLAMA_FTYPE_GUESSED":
+            continue
+        name = attr.removeprefix("LLAMA_FTYPE_")
+        name = "F32" if name == "ALL_F32" else name.removeprefix("MOSTLY_")
+        levels[name] = int(getattr(llama_cpp, attr))
+    return dict(sorted(levels.items(), key=lambda kv: kv[1]))
+
+
+def resolve(name: str) -> str:
+    """The canonical level name for ``name`` (case-insensitive, aliases allowed), or an error."""
+    upper = name.strip().upper()
+    upper = ALIASES.get(upper, upper)
+    if upper in all_levels():
+        if upper in NEEDS_IMATRIX:
+            raise fail("level_needs_imatrix", name=upper)
+        return upper
+    raise fail("unknown_level", name=name, hint=did_you_mean(name, all_levels()))
+
+
+def parse_list(text: str) -> list[str]:
+    """'q4_k_m, Q8_0' -> ['Q4_K_M', 'Q8_0'] (order kept, duplicates dropped)."""
+    names = [resolve(part) for part in text.split(",") if part.strip()]
+    return list(dict.fromkeys(names))
+
+
+def ftype_of(name: str) -> int:
+    return all_levels()[name]
+
+
+def name_of_ftype(ftype: int) -> str:
+    for name, value in all_levels().items():
+        if value == ftype:
+            return name
+    return f"ftype{ftype}"

@@ -1,0 +1,174 @@
+"""``convert``: source -> unquantized GGUF -> each requested level, reusing finished outputs.
+
+Every output is written under a temporary name and renamed when complete. Beside each output a
+small record ``<file>.json`` says what it was made from (content hash of the source) and how;
+a rerun whose source hash and level match an existing output reuses it instead of redoing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from edgeprof import __version__
+from edgeprof.atomic import atomic_output, atomic_write_text
+from edgeprof.errors import fail
+
+Reporter = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    levels: tuple[str, ...] = field(default=(), metadata={"help": "quantization levels to produce"})
+    outtype: str = field(default="auto", metadata={"help": "unquantized type: f16, bf16, f32 or auto"})
+    out_dir: Path = field(default=Path("models"), metadata={"help": "where the GGUF files go"})
+    threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)),
+                         metadata={"help": "quantization threads (default: all cores)"})
+    name: str | None = field(default=None, metadata={"help": "model name for file names"})
+    revision: str | None = field(default=None, metadata={"help": "hub revision (branch, tag, commit)"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+@dataclass(frozen=True)
+class ConvertedFile:
+    level: str
+    path: Path
+    size_bytes: int
+    bits_per_weight: float
+    n_params: int
+    seconds: float
+    reused: bool
+    source_sha256: str
+
+
+def convert(source_text: str, options: ConvertOptions, report: Reporter = print) -> list[ConvertedFile]:
+    """Run the conversion stage; returns one row per file (the unquantized one first)."""
+    from edgeprof.quantize.source import resolve_source
+
+    source = resolve_source(source_text, options.revision, options.name, options.progress)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    if source.kind == "gguf":
+        base = _describe_existing(source.path, source_sha256=_gguf_hash(source.path))
+    else:
+        base = _convert_checkpoint(source, options, report)
+    results = [base]
+    for level in options.levels:
+        if level == base.level:
+            continue
+        results.append(_quantize_level(base, source.name, level, options, report))
+    return results
+
+
+def _gguf_hash(path: Path) -> str:
+    from edgeprof.hashing import file_sha256
+
+    return file_sha256(path)
+
+
+def _convert_checkpoint(source, options: ConvertOptions, report: Reporter) -> ConvertedFile:
+    from tqdm import tqdm
+
+    from edgeprof.hashing import files_sha256
+    from edgeprof.quantize.checkpoint import open_checkpoint
+    from edgeprof.quantize.tokenizer import load_vocab
+    from edgeprof.quantize.writer import choose_outtype, nbytes_of, plan_tensors, write_gguf
+
+    ckpt = open_checkpoint(source.path)
+    out_type = choose_outtype(ckpt, options.outtype)
+    dest = options.out_dir / f"{source.name}-{out_type}.gguf"
+    source_hash = files_sha256(_source_files(ckpt))
+    if reused := _reusable(dest, source_hash, out_type, report):
+        return reused
+    vocab = load_vocab(ckpt.path, ckpt.hparam("vocab_size"))
+    plan = plan_tensors(ckpt, out_type)
+    started = time.perf_counter()
+    total = sum(nbytes_of(t) for t in plan)
+    with tqdm(total=total, unit="B", unit_scale=True, desc=f"convert {out_type}",
+              disable=not options.progress or None) as bar, atomic_output(dest) as tmp:
+        write_gguf(ckpt, vocab, plan, out_type, tmp, source.name, source_hash, bar.update)
+    return _finish(dest, out_type, source_hash, time.perf_counter() - started, origin=str(source.repo_id or ckpt.path))
+
+
+def _source_files(ckpt) -> list[Path]:
+    names = ["config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+             "generation_config.json", "special_tokens_map.json", "added_tokens.json"]
+    files = [ckpt.path / n for n in names if (ckpt.path / n).is_file()]
+    return files + ckpt.weight_files
+
+
+def _quantize_level(base: ConvertedFile, name: str, level: str, options: ConvertOptions,
+                    report: Reporter) -> ConvertedFile:
+    from tqdm import tqdm
+
+    from edgeprof.quantize.quantizer import quantize_file
+
+    dest = options.out_dir / f"{name}-{level}.gguf"
+    if reused := _reusable(dest, base.source_sha256, level, report):
+        return reused
+    started = time.perf_counter()
+    with tqdm(total=None, unit="tensor", desc=f"quantize {level}", disable=not options.progress or None) as bar, \
+            atomic_output(dest) as tmp:
+        def on_progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        quantize_file(base.path, tmp, level, options.threads, on_progress)
+    return _finish(dest, level, base.source_sha256, time.perf_counter() - started, origin=str(base.path))
+
+
+def _record_path(gguf_path: Path) -> Path:
+    return gguf_path.with_name(gguf_path.name + ".json")
+
+
+def _reusable(dest: Path, source_hash: str, level: str, report: Reporter) -> ConvertedFile | None:
+    """The existing output if its record matches this source and level and the file is intact."""
+    try:
+        record = json.loads(_record_path(dest).read_text())
+        if (record["source_sha256"], record["level"]) != (source_hash, level):
+            return None
+        if dest.stat().st_size != record["size_bytes"]:
+            return None
+    except (OSError, ValueError, KeyError):
+        return None
+    report(f"reusing {dest} (same source {source_hash[:12]}, level {level})")
+    row = {k: record[k] for k in ConvertedFile.__dataclass_fields__ if k in record}
+    return ConvertedFile(**{**row, "path": dest, "reused": True})
+
+
+def _finish(dest: Path, level: str, source_hash: str, seconds: float, origin: str) -> ConvertedFile:
+    info = gguf_summary(dest)
+    row = ConvertedFile(level, dest, dest.stat().st_size, info["bits_per_weight"], info["n_params"],
+                        round(seconds, 3), False, source_hash)
+    record = {**asdict(row), "path": dest.name, "origin": origin, "edgeprof_version": __version__,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record.pop("reused")
+    atomic_write_text(_record_path(dest), json.dumps(record, indent=2))
+    return row
+
+
+def _describe_existing(path: Path, source_sha256: str) -> ConvertedFile:
+    info = gguf_summary(path)
+    return ConvertedFile(info["level"], path, path.stat().st_size, info["bits_per_weight"], info["n_params"],
+                         0.0, True, source_sha256)
+
+
+def gguf_summary(path: Path) -> dict:
+    """File type, parameter count and bits per weight (tensor data bits / parameters, as llama.cpp)."""
+    import gguf
+
+    from edgeprof.quantize.levels import name_of_ftype
+
+    try:
+        reader = gguf.GGUFReader(path)
+    except Exception as exc:  # gguf-py raises ValueError/struct.error/IndexError on bad files
+        raise fail("gguf_unreadable", path=path, detail=str(exc) or type(exc).__name__) from None
+    n_params = sum(int(t.n_elements) for t in reader.tensors)
+    n_bytes = sum(int(t.n_bytes) for t in reader.tensors)
+    ftype_field = reader.fields.get("general.file_type")
+    level = name_of_ftype(int(ftype_field.contents())) if ftype_field else "?"
+    return {"level": level, "n_params": n_params,
+            "bits_per_weight": round(8 * n_bytes / n_params, 3) if n_params else 0.0}

@@ -1,0 +1,45 @@
+"""Reading TOML files users write (models.toml, recipes, suites) with errors that name file and line."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from edgeprof.errors import did_you_mean, fail
+
+_TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", dict: "a table", bool: "true/false"}
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise fail("toml_syntax", path=path, line=1, detail="not UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        detail = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise fail("toml_syntax", path=path, line=line.group(1) if line else "?", detail=detail) from None
+
+
+def check_keys(path: Path, where: str, table: dict[str, Any], allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise fail("toml_key", path=path, where=where, key=key, hint=did_you_mean(key, allowed))
+
+
+def require(path: Path, where: str, table: dict[str, Any], key: str, kind: type) -> Any:
+    if key not in table:
+        raise fail("toml_missing", path=path, where=where, key=key)
+    return expect(path, where, table, key, kind)
+
+
+def expect(path: Path, where: str, table: dict[str, Any], key: str, kind: type) -> Any:
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise fail("toml_type", path=path, where=where, key=key, expected=_TYPE_NAMES.get(kind, kind.__name__),
+                   got=type(value).__name__)
+    return value
