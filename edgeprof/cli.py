@@ -15,7 +15,24 @@ import click
 from edgeprof import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class EdgeprofGroup(click.Group):
+    """Turns our errors (and OS errors we can explain) into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        from edgeprof.errors import explain
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place every error becomes a message
+            message = explain(exc)
+            if message is None or os.environ.get("EDGEPROF_DEBUG"):
+                raise
+            raise click.ClickException(message) from None
+
+
+@click.group(cls=EdgeprofGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgeprof")
 def cli() -> None:
     """Profile LLMs on edge devices with llama.cpp: convert, bench, plot.
@@ -78,23 +95,17 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning known errors into one line and a non-zero exit."""
-    from edgeprof.errors import explain
-
+    """Console entry point."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted: finished files are kept; rerun the same command to resume.", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the one place every error is turned into a message
-        message = explain(exc)
-        if message is None or os.environ.get("EDGEPROF_DEBUG"):
-            raise
-        click.echo(f"Error: {message}", err=True)
-        sys.exit(1)

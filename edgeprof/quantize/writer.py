@@ -166,6 +166,7 @@ def write_gguf(ckpt: Checkpoint, vocab: Vocab, plan: list[PlannedTensor], out_ty
     _add_hparams(writer, ckpt)
     _add_vocab(writer, vocab, ckpt)
     _add_metadata(writer, ckpt, plan, model_name)
+    writer.add_type(gguf.GGUFType.MODEL)
     writer.add_file_type({"F32": 0, "F16": 1, "BF16": 32}[out_type])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     writer.add_string(SOURCE_HASH_KEY, source_hash)

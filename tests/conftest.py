@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny import TinySpec, build_checkpoint  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """One edgeprof cache for the whole run (the demo checkpoint is rebuilt once, not per test)."""
+    return tmp_path_factory.mktemp("edgeprof-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_state(monkeypatch, session_cache, tmp_path):
+    """No test touches the user's caches or the network: private cache dirs, hub offline."""
+    monkeypatch.setenv("EDGEPROF_CACHE", str(session_cache))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("EDGEPROF_DEBUG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_factory(tmp_path_factory):
+    """Build (once per spec) a tiny checkpoint and convert it; returns (folder, weights, f16 gguf)."""
+    built: dict[tuple[str, str], tuple] = {}
+
+    def make(spec: TinySpec = TinySpec(), outtype: str = "auto"):
+        key = (repr(spec), outtype)
+        if key not in built:
+            from edgeprof.quantize.pipeline import ConvertOptions, convert
+
+            root = tmp_path_factory.mktemp("tiny")
+            weights = build_checkpoint(root / "ckpt", spec)
+            rows = convert(str(root / "ckpt"), ConvertOptions(out_dir=root / "out", outtype=outtype, progress=False,
+                                                              threads=2), report=lambda _: None)
+            built[key] = (root / "ckpt", weights, rows[0].path)
+        return built[key]
+
+    return make
