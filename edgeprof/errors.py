@@ -37,11 +37,11 @@ MESSAGES: dict[str, str] = {
     "{vocab_size}",
     # quantization
     "unknown_level": "unknown quantization level {name!r}{hint}; see `edgeprof convert --list-levels`",
-    "level_not_in_llama": "quantization level {name} is not offered by this llama.cpp build "
-    "(llama-cpp-python {version})",
+    "level_not_in_llama": "quantization level {name} cannot be produced by this llama.cpp build's "
+    "quantizer (llama-cpp-python {version}); pick another level",
     "level_needs_imatrix": "quantization level {name} needs an importance matrix, which edgeprof "
     "does not compute yet; pick another level",
-    "quantize_failed": "{path}: llama.cpp failed to quantize to {level} (return code {code}); "
+    "quantize_failed": "{path}: llama.cpp failed to quantize to {level}: {detail}; "
     "rerun with --verbose to see llama.cpp's log",
     "unknown_recipe": "unknown quantization recipe {name!r}{hint}; recipes: {choices}",
     "outtype": "unknown output type {name!r}; choose f16, bf16, f32 or auto",

@@ -19,19 +19,27 @@ recent_errors: deque[str] = deque(maxlen=20)
 _callback = None  # keeps the C callback alive for the life of the process
 
 
-def init(verbose: bool = False) -> None:
-    """Initialise the llama.cpp backend once and install our log callback."""
+# ggml's log levels (ggml.h): NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
+_WARN, _ERROR = 3, 4
+
+
+def init(verbose: bool | None = None) -> None:
+    """Initialise the llama.cpp backend once and install our log callback.
+
+    ``verbose`` (when given) decides whether llama.cpp's log reaches stderr.
+    """
     global _callback
     import llama_cpp
 
-    _state["verbose"] = verbose
+    if verbose is not None:
+        _state["verbose"] = verbose
     if _state["ready"]:
         return
 
     @llama_cpp.llama_log_callback
     def on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
         line = text.decode("utf-8", errors="replace")
-        if level == 3:  # GGML_LOG_LEVEL_ERROR
+        if level in (_WARN, _ERROR) and line.strip():
             recent_errors.append(line.strip())
         listener = _state["listener"]
         if listener is not None:

@@ -31,3 +31,16 @@ def tokenize(path: Path, text: str, special: bool = True) -> list[int]:
     ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
     llm.close()
     return ids
+
+
+def greedy(path: Path, prompt: str, n: int = 8) -> list[int]:
+    """Greedy-generate ``n`` tokens with llama.cpp; returns the generated ids."""
+    llm = load(path, n_ctx=128)
+    llm.eval(llm.tokenize(prompt.encode(), add_bos=True))
+    out = []
+    for _ in range(n):
+        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        out.append(token)
+        llm.eval([token])
+    llm.close()
+    return out

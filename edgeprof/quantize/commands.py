@@ -54,11 +54,10 @@ def summary_table(rows: list[ConvertedFile]) -> str:
 
 
 def describe_levels() -> str:
-    from edgeprof.quantize.levels import NEEDS_IMATRIX, all_levels
+    from edgeprof.quantize.levels import NEEDS_IMATRIX, usable_levels
     from edgeprof.quantize.recipes import load_recipe, recipe_names
 
-    usable = [n for n in all_levels() if n not in NEEDS_IMATRIX]
-    lines = ["Levels (llama.cpp names): " + ", ".join(usable),
+    lines = ["Levels (llama.cpp names): " + ", ".join(usable_levels()),
              "Need an importance matrix (not yet supported): " + ", ".join(sorted(NEEDS_IMATRIX)), "", "Recipes:"]
     for name in recipe_names():
         recipe = load_recipe(name)

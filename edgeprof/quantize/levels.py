@@ -13,8 +13,12 @@ from edgeprof.errors import did_you_mean, fail
 # llama-quantize accepts these short forms too.
 ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M"}
 
-# llama.cpp refuses these without an importance matrix (llama-quant.cpp checks it per tensor).
-NEEDS_IMATRIX = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "Q2_K_S"})
+# llama.cpp refuses these without an importance matrix (llama-quant.cpp checks it per tensor;
+# IQ3_XS/IQ3_XXS put some tensors in IQ2_S). Measured with llama-cpp-python 0.3.36.
+NEEDS_IMATRIX = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "Q2_K_S", "IQ3_XS", "IQ3_XXS"})
+
+# File types llama.cpp can read but its quantizer rejects ("invalid output file type").
+NOT_A_TARGET = frozenset({"NVFP4"})
 
 # The unquantized output types `convert` writes itself (the rest go through llama.cpp).
 UNQUANTIZED = {"F32": 0, "F16": 1, "BF16": 32}
@@ -42,6 +46,8 @@ def resolve(name: str) -> str:
     if upper in all_levels():
         if upper in NEEDS_IMATRIX:
             raise fail("level_needs_imatrix", name=upper)
+        if upper in NOT_A_TARGET:
+            raise fail("level_not_in_llama", name=upper, version=_llama_version())
         return upper
     raise fail("unknown_level", name=name, hint=did_you_mean(name, all_levels()))
 
@@ -61,3 +67,14 @@ def name_of_ftype(ftype: int) -> str:
         if value == ftype:
             return name
     return f"ftype{ftype}"
+
+
+def usable_levels() -> list[str]:
+    """Levels `convert` can produce (no importance matrix needed, accepted by the quantizer)."""
+    return [n for n in all_levels() if n not in NEEDS_IMATRIX and n not in NOT_A_TARGET]
+
+
+def _llama_version() -> str:
+    from edgeprof.llamacpp import version
+
+    return version()

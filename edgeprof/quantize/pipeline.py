@@ -157,18 +157,11 @@ def _describe_existing(path: Path, source_sha256: str) -> ConvertedFile:
 
 
 def gguf_summary(path: Path) -> dict:
-    """File type, parameter count and bits per weight (tensor data bits / parameters, as llama.cpp)."""
-    import gguf
-
+    """File type, parameter count and bits per weight (tensor data bits / parameters)."""
+    from edgeprof.gguf_header import read_gguf_header
     from edgeprof.quantize.levels import name_of_ftype
 
-    try:
-        reader = gguf.GGUFReader(path)
-    except Exception as exc:  # gguf-py raises ValueError/struct.error/IndexError on bad files
-        raise fail("gguf_unreadable", path=path, detail=str(exc) or type(exc).__name__) from None
-    n_params = sum(int(t.n_elements) for t in reader.tensors)
-    n_bytes = sum(int(t.n_bytes) for t in reader.tensors)
-    ftype_field = reader.fields.get("general.file_type")
-    level = name_of_ftype(int(ftype_field.contents())) if ftype_field else "?"
-    return {"level": level, "n_params": n_params,
-            "bits_per_weight": round(8 * n_bytes / n_params, 3) if n_params else 0.0}
+    header = read_gguf_header(path)
+    ftype = header.metadata.get("general.file_type")
+    return {"level": name_of_ftype(int(ftype)) if ftype is not None else "?", "n_params": header.n_params,
+            "bits_per_weight": round(header.bits_per_weight, 3)}
