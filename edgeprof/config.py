@@ -76,8 +76,11 @@ def _model(path: Path, text: str, index: int, entry: Any) -> ModelSpec:
     for key in entry:
         if key not in MODEL_KEYS:
             check_keys(path, _where(text, index, key), {key: None}, MODEL_KEYS)
-    name = require(path, _where(text, index, "name"), entry, "name", str)
-    source = require(path, _where(text, index, "source"), entry, "source", str)
+    for key in ("name", "source"):
+        if key not in entry:
+            raise fail("toml_missing", path=path, where=where, key=key)
+    name = expect(path, _where(text, index, "name"), entry, "name", str)
+    source = expect(path, _where(text, index, "source"), entry, "source", str)
     revision = expect(path, _where(text, index, "revision"), entry, "revision", str) if "revision" in entry else None
     outtype = expect(path, _where(text, index, "outtype"), entry, "outtype", str) if "outtype" in entry else "auto"
     if outtype not in OUTTYPES:

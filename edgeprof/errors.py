@@ -75,9 +75,9 @@ class EdgeprofError(Exception):
     """An error the user can act on. ``str(error)`` is the single line the CLI prints."""
 
 
-def fail(key: str, **fields: object) -> EdgeprofError:
-    """Build the error for message ``key``; callers ``raise fail(...)``."""
-    return EdgeprofError(MESSAGES[key].format(**fields))
+def fail(message_id: str, /, **fields: object) -> EdgeprofError:
+    """Build the error for ``MESSAGES[message_id]``; callers ``raise fail(...)``."""
+    return EdgeprofError(MESSAGES[message_id].format(**fields))
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -20,9 +20,10 @@ def load_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        detail = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise fail("toml_syntax", path=path, line=line.group(1) if line else "?", detail=detail) from None
+        found = re.search(r"line (\d+)", str(exc))
+        line = found.group(1) if found else text.rstrip("\n").count("\n") + 1  # "at end of document"
+        detail = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(exc))
+        raise fail("toml_syntax", path=path, line=line, detail=detail) from None
 
 
 def check_keys(path: Path, where: str, table: dict[str, Any], allowed: set[str]) -> None:
