@@ -56,7 +56,7 @@ def load_models_file(path: Path) -> ModelsFile:
 
 def _where(text: str, index: int, key: str | None = None) -> str:
     """'line N, models[i].key': the line of the key inside the i-th [[models]] table."""
-    headers = [m.start() for m in re.finditer(r"^\s*\[\[\s*models\s*\]\]", text, re.M)]
+    headers = [m.start() for m in re.finditer(r"^[ \t]*\[\[\s*models\s*\]\]", text, re.M)]
     label = f"models[{index}]" + (f".{key}" if key else "")
     if index >= len(headers):
         return label
@@ -64,7 +64,7 @@ def _where(text: str, index: int, key: str | None = None) -> str:
     end = headers[index + 1] if index + 1 < len(headers) else len(text)
     offset = start
     if key:
-        found = re.search(rf"^\s*{re.escape(key)}\s*=", text[start:end], re.M)
+        found = re.search(rf"^[ \t]*{re.escape(key)}\s*=", text[start:end], re.M)
         offset = start + found.start() if found else start
     return f"line {text.count(chr(10), 0, offset) + 1}, {label}"
 
