@@ -39,8 +39,8 @@ def init(verbose: bool | None = None) -> None:
     @llama_cpp.llama_log_callback
     def on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
         line = text.decode("utf-8", errors="replace")
-        if level in (_WARN, _ERROR) and line.strip():
-            recent_errors.append(line.strip())
+        if level in (_WARN, _ERROR):
+            recent_errors.extend(part.strip() for part in line.splitlines() if part.strip(" =-\t"))
         listener = _state["listener"]
         if listener is not None:
             listener(line)

@@ -36,3 +36,22 @@ def test_lower_levels_are_smaller(quantized):
     bpw = {level: row.bits_per_weight for level, row in quantized.items()}
     assert bpw["Q8_0"] > bpw["Q6_K"] > bpw["Q4_K_M"] > bpw["Q2_K"]
     assert bpw["F16"] == pytest.approx(16.0, abs=0.5)
+
+
+def test_progress_follows_llama_cpp_tensor_by_tensor(tiny_factory, tmp_path):
+    from edgeprof.quantize.quantizer import quantize_file
+
+    _, _, f16 = tiny_factory(TinySpec(tied=True))
+    seen: list[tuple[int, int]] = []
+    quantize_file(f16, tmp_path / "q.gguf", "Q4_0", threads=2, on_progress=lambda done, total: seen.append((done, total)))
+    total = len(read_gguf_header(f16).tensors)
+    assert seen[0] == (1, total) and seen[-1] == (total, total)
+
+
+def test_failed_quantization_names_llama_cpp_reason(tiny_factory, tmp_path):
+    from edgeprof.errors import EdgeprofError
+    from edgeprof.quantize.quantizer import quantize_file
+
+    _, _, f16 = tiny_factory(TinySpec(tied=True))
+    with pytest.raises(EdgeprofError, match="failed to quantize to IQ2_XXS: .*requires an imatrix"):
+        quantize_file(f16, tmp_path / "q.gguf", "IQ2_XXS", threads=2)

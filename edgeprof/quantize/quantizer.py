@@ -34,5 +34,5 @@ def quantize_file(source: Path, dest_tmp: Path, level: str, threads: int,
         code = llama_cpp.llama_model_quantize(str(source).encode(), str(dest_tmp).encode(),
                                               ctypes.byref(params))
     if code != 0:
-        detail = "; ".join(list(llamacpp.recent_errors)[-2:]) or f"return code {code}"
+        detail = llamacpp.recent_errors[-1] if llamacpp.recent_errors else f"return code {code}"
         raise fail("quantize_failed", path=source, level=level, detail=detail)
