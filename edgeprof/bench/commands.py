@@ -1,0 +1,92 @@
+"""The library side of `edgeprof bench`: parse sweep lists, run, print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edgeprof.bench.engine import ALL_LAYERS, CACHE_TYPES
+from edgeprof.errors import fail
+
+
+def int_list(option: str, text: str, allow_all: bool = False) -> tuple[int, ...]:
+    values = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if allow_all and part in ("all", "max", "-1"):
+            values.append(ALL_LAYERS)
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise fail("bad_sweep", option=option, detail=f"{part!r} is not a whole number") from None
+        if value < 0:
+            raise fail("bad_sweep", option=option, detail=f"{value} is negative")
+        values.append(value)
+    return tuple(dict.fromkeys(values))
+
+
+def flash_list(text: str) -> tuple[bool | None, ...]:
+    choices = {"on": True, "1": True, "off": False, "0": False, "auto": None}
+    try:
+        return tuple(dict.fromkeys(choices[p.strip().lower()] for p in text.split(",")))
+    except KeyError as exc:
+        raise fail("bad_sweep", option="--flash-attn", detail=f"{exc.args[0]!r}: use on, off or auto") from None
+
+
+def cache_list(text: str) -> tuple[str, ...]:
+    values = tuple(dict.fromkeys(p.strip().lower() for p in text.split(",")))
+    for value in values:
+        if value not in CACHE_TYPES:
+            raise fail("bad_sweep", option="--cache-type", detail=f"{value!r}: use one of {', '.join(CACHE_TYPES)}")
+    return values
+
+
+def check_models(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    from edgeprof.gguf_header import read_gguf_header
+
+    for path in paths:
+        if not path.exists():
+            raise fail("not_found", path=path)
+        read_gguf_header(path)  # a broken file is refused here, before llama.cpp ever sees it
+    return paths
+
+
+def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress: bool) -> None:
+    from tqdm import tqdm
+
+    from edgeprof.bench import export
+    from edgeprof.bench.runner import run_sweep
+    from edgeprof.bench.store import ResultStore
+    from edgeprof.bench.sweep import plan
+
+    store = ResultStore(results)
+    rows: list[dict] = []
+    with tqdm(total=len(plan(spec)), desc="bench", unit="cell", disable=not progress or None) as bar:
+        def on_row(row: dict) -> None:
+            rows.append(row)
+            bar.update(1)
+
+        def on_skip(_cell) -> None:
+            bar.update(1)
+
+        try:
+            run_sweep(spec, store, on_row, on_skip)
+        except KeyboardInterrupt:
+            click.echo(f"\nInterrupted: {len(rows)} cells were saved to {store.path}; "
+                       "rerun the same command to resume.", err=True)
+            raise SystemExit(130) from None
+    skipped = bar.n - len(rows)
+    if skipped:
+        click.echo(f"skipped {skipped} cells already in {store.path} (use --rerun to measure them again)", err=True)
+    shown = rows or [r for r in store.rows()]
+    printers = {"table": export.table, "json": export.to_json, "csv": export.to_csv, "md": export.to_markdown}
+    click.echo(printers[fmt](shown))
+    if export_llama_bench:
+        from edgeprof.atomic import atomic_write_text
+
+        atomic_write_text(export_llama_bench, json.dumps(export.to_llama_bench(shown), indent=1))
+        click.echo(f"llama-bench JSON written to {export_llama_bench}", err=True)
+    click.echo(f"results: {store.path}", err=True)

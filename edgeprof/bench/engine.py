@@ -1,0 +1,208 @@
+"""llama.cpp through llama-cpp-python's low-level API: load a model, make contexts, decode batches.
+
+Why low-level: the high-level ``Llama`` streaming API under-reports decode speed by 15-25% and
+reuses its prompt cache between calls (DESIGN.md). Here a decode is exactly ``llama_decode`` +
+``llama_synchronize`` between two ``perf_counter_ns`` reads; batches are filled before the clock
+starts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeprof import llamacpp
+from edgeprof.errors import fail
+
+ALL_LAYERS = -1  # llama.cpp: n_gpu_layers < 0 offloads every layer
+CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "bf16": 30,
+               "iq4_nl": 20}
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    n_ctx: int = field(default=4096, metadata={"help": "context size (tokens)"})
+    n_batch: int = field(default=2048, metadata={"help": "logical batch: prompt chunk per llama_decode"})
+    n_ubatch: int = field(default=512, metadata={"help": "physical batch llama.cpp computes at once"})
+    n_threads: int = field(default=4, metadata={"help": "CPU threads for decode and prefill"})
+    flash_attn: bool | None = field(default=None, metadata={"help": "flash attention on/off; None: auto"})
+    type_k: str = field(default="f16", metadata={"help": "KV cache type for K"})
+    type_v: str = field(default="f16", metadata={"help": "KV cache type for V"})
+
+
+class Model:
+    """A loaded model; ``load_seconds`` is the wall time of llama_model_load_from_file."""
+
+    def __init__(self, path: Path, n_gpu_layers: int = 0):
+        import llama_cpp
+
+        llamacpp.init()
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = n_gpu_layers
+        started = time.perf_counter_ns()
+        self.ptr = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+        self.load_seconds = (time.perf_counter_ns() - started) / 1e9
+        if not self.ptr:
+            detail = llamacpp.recent_errors[-1] if llamacpp.recent_errors else "llama.cpp could not load it"
+            raise fail("model_load_failed", path=path, detail=detail)
+        self.path = path
+        self.n_gpu_layers = n_gpu_layers
+        self.vocab = llama_cpp.llama_model_get_vocab(self.ptr)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
+        self.n_layer = llama_cpp.llama_model_n_layer(self.ptr)
+        self.size_bytes = llama_cpp.llama_model_size(self.ptr)
+        self.n_params = llama_cpp.llama_model_n_params(self.ptr)
+
+    def description(self) -> str:
+        import llama_cpp
+
+        buf = ctypes.create_string_buffer(256)
+        llama_cpp.llama_model_desc(self.ptr, buf, len(buf))
+        return buf.value.decode(errors="replace")
+
+    def meta(self, key: str) -> str | None:
+        import llama_cpp
+
+        buf = ctypes.create_string_buffer(65536)
+        n = llama_cpp.llama_model_meta_val_str(self.ptr, key.encode(), buf, len(buf))
+        return buf.value.decode(errors="replace") if n >= 0 else None
+
+    def is_eog(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
+
+    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+        import llama_cpp
+
+        raw = text.encode("utf-8")
+        buf = (llama_cpp.llama_token * (len(raw) + 16))()
+        n = llama_cpp.llama_tokenize(self.vocab, raw, len(raw), buf, len(buf), add_special, True)
+        if n < 0:
+            buf = (llama_cpp.llama_token * -n)()
+            n = llama_cpp.llama_tokenize(self.vocab, raw, len(raw), buf, len(buf), add_special, True)
+        return list(buf[:n])
+
+    def close(self) -> None:
+        import llama_cpp
+
+        if self.ptr:
+            llama_cpp.llama_model_free(self.ptr)
+            self.ptr = None
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Context:
+    """A llama.cpp context with one reusable batch; every decode is timed in nanoseconds."""
+
+    def __init__(self, model: Model, settings: ContextSettings):
+        import llama_cpp
+
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = settings.n_ctx
+        params.n_batch = settings.n_batch
+        params.n_ubatch = settings.n_ubatch
+        params.n_threads = settings.n_threads
+        params.n_threads_batch = settings.n_threads
+        params.type_k = CACHE_TYPES[settings.type_k]
+        params.type_v = CACHE_TYPES[settings.type_v]
+        params.no_perf = True
+        params.flash_attn_type = {None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+                                  True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                                  False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED}[settings.flash_attn]
+        self.ptr = llama_cpp.llama_init_from_model(model.ptr, params)
+        if not self.ptr:
+            detail = llamacpp.recent_errors[-1] if llamacpp.recent_errors else "llama.cpp could not create it"
+            raise fail("context_failed", path=model.path, detail=detail)
+        self.model = model
+        self.settings = settings
+        self.batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
+        self._decode = llama_cpp.llama_decode
+        self._sync = llama_cpp.llama_synchronize
+        self._logits = llama_cpp.llama_get_logits_ith
+        self.memory = llama_cpp.llama_get_memory(self.ptr)
+
+    def clear(self) -> None:
+        """Empty the KV cache (llama-bench does this before every repetition)."""
+        import llama_cpp
+
+        llama_cpp.llama_memory_clear(self.memory, True)
+
+    def _fill(self, tokens, start_pos: int, want_logits: bool) -> None:
+        b = self.batch
+        n = len(tokens)
+        for i, token in enumerate(tokens):
+            b.token[i] = token
+            b.pos[i] = start_pos + i
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = 0
+            b.logits[i] = 0
+        b.logits[n - 1] = 1 if want_logits else 0
+        b.n_tokens = n
+
+    def decode(self, tokens, start_pos: int, want_logits: bool = True) -> int:
+        """Decode ``tokens`` (at most n_batch) at ``start_pos``; returns the nanoseconds it took."""
+        self._fill(tokens, start_pos, want_logits)
+        clock = time.perf_counter_ns
+        started = clock()
+        code = self._decode(self.ptr, self.batch)
+        self._sync(self.ptr)
+        elapsed = clock() - started
+        if code != 0:
+            raise fail("decode_failed", path=self.model.path, code=code, pos=start_pos)
+        return elapsed
+
+    def decode_one(self, token: int, pos: int) -> int:
+        """The per-token step: one token in, logits out; nothing but decode and the clock is timed."""
+        b = self.batch
+        b.token[0] = token
+        b.pos[0] = pos
+        b.n_seq_id[0] = 1
+        b.seq_id[0][0] = 0
+        b.logits[0] = 1
+        b.n_tokens = 1
+        clock = time.perf_counter_ns
+        started = clock()
+        code = self._decode(self.ptr, b)
+        self._sync(self.ptr)
+        elapsed = clock() - started
+        if code != 0:
+            raise fail("decode_failed", path=self.model.path, code=code, pos=pos)
+        return elapsed
+
+    def prefill(self, tokens: list[int], start_pos: int = 0, want_logits: bool = True) -> int:
+        """Decode a prompt in n_batch chunks (as llama-bench); returns total nanoseconds."""
+        total = 0
+        step = self.settings.n_batch
+        for begin in range(0, len(tokens), step):
+            chunk = tokens[begin:begin + step]
+            last = begin + step >= len(tokens)
+            total += self.decode(chunk, start_pos + begin, want_logits and last)
+        return total
+
+    def logits(self) -> np.ndarray:
+        """The last decoded token's logits (a view, valid until the next decode)."""
+        return np.ctypeslib.as_array(self._logits(self.ptr, -1), shape=(self.model.n_vocab,))
+
+    def close(self) -> None:
+        import llama_cpp
+
+        if self.ptr:
+            llama_cpp.llama_batch_free(self.batch)
+            llama_cpp.llama_free(self.ptr)
+            self.ptr = None
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

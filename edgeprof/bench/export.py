@@ -1,0 +1,139 @@
+"""Rows -> what people read: a terminal table, JSON, CSV, Markdown, and llama-bench's JSON schema."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+
+def _pm(mean, std, digits: int = 2) -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if std is not None else f"{mean:.{digits}f}"
+
+
+def flat(row: dict) -> dict:
+    """One flat dict per row: the columns of CSV/Markdown exports."""
+    m, s, mem, model = row.get("metrics", {}), row.get("settings", {}), row.get("memory", {}), row.get("model", {})
+    out = {
+        "status": row.get("status"), "model": model.get("file"), "level": model.get("level"),
+        "synthetic": model.get("synthetic"), "size_mb": round(model.get("size_bytes", 0) / 1e6, 1),
+        "bits_per_weight": model.get("bits_per_weight"), "device": row.get("system", {}).get("hostname"),
+        "cpu": row.get("system", {}).get("cpu_model"),
+    }
+    for key in ("n_gpu_layers", "n_threads", "n_batch", "n_ubatch", "flash_attn", "type_k", "n_prompt", "n_gen",
+                "n_depth", "repetitions", "prompt"):
+        out[key] = s.get(key)
+    for key in ("pp_tps_mean", "pp_tps_std", "tg_tps_mean", "tg_tps_std", "prefill_ms_mean", "ttft_ms_mean",
+                "ttft_ms_std", "token_ms_p50", "token_ms_p90", "token_ms_p99", "token_ms_max", "total_ms_mean",
+                "sample_ms_per_token_mean", "tokens_generated_mean"):
+        out[key] = m.get(key)
+    out["load_seconds"] = row.get("load_seconds")
+    out["peak_rss_mb"] = mem.get("peak_rss_mb")
+    out["estimate_ram_mb"] = mem.get("estimate_ram_mb")
+    out["peak_gpu_mem_used_mb"] = mem.get("peak_gpu_mem_used_mb")
+    for phase in ("prefill", "decode"):
+        out[f"cpu_percent_{phase}"] = row.get("resources", {}).get(phase, {}).get("cpu_percent_mean")
+        out[f"gpu_util_percent_{phase}"] = row.get("resources", {}).get(phase, {}).get("gpu_util_percent_mean")
+    out.update(row.get("energy", {}))
+    out["error"] = row.get("error")
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    header = ["model", "level", "ngl", "threads", "test", "pp t/s", "tg t/s", "TTFT ms", "ms/token p50/p99",
+              "peak RSS MB", "est. MB"]
+    lines = [header]
+    for row in rows:
+        f = flat(row)
+        if f["status"] != "ok":
+            lines.append([f["model"] or "?", f["level"] or "?", str(f["n_gpu_layers"]), str(f["n_threads"]), "failed",
+                          (f["error"] or "")[:60], "", "", "", "", ""])
+            continue
+        test = f"pp{f['n_prompt']}+tg{f['n_gen']}" + (f"@d{f['n_depth']}" if f["n_depth"] else "")
+        lines.append([
+            f["model"], f["level"] or "?", "all" if f["n_gpu_layers"] == -1 else str(f["n_gpu_layers"]),
+            str(f["n_threads"]), test, _pm(f["pp_tps_mean"], f["pp_tps_std"]), _pm(f["tg_tps_mean"], f["tg_tps_std"]),
+            _pm(f["ttft_ms_mean"], f["ttft_ms_std"], 1),
+            "-" if f["token_ms_p50"] is None else f"{f['token_ms_p50']:.2f}/{f['token_ms_p99']:.2f}",
+            "-" if f["peak_rss_mb"] is None else f"{f['peak_rss_mb']:.0f}",
+            "-" if f["estimate_ram_mb"] is None else f"{f['estimate_ram_mb']:.0f}",
+        ])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+
+
+def to_json(rows: list[dict]) -> str:
+    return json.dumps(rows, indent=1, default=str)
+
+
+def to_csv(rows: list[dict]) -> str:
+    flats = [flat(r) for r in rows]
+    columns = list(dict.fromkeys(k for f in flats for k in f))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(flats)
+    return buf.getvalue()
+
+
+def to_markdown(rows: list[dict]) -> str:
+    flats = [flat(r) for r in rows]
+    columns = ["model", "level", "n_gpu_layers", "n_threads", "n_prompt", "n_gen", "pp_tps_mean", "tg_tps_mean",
+               "ttft_ms_mean", "token_ms_p50", "token_ms_p99", "peak_rss_mb"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for f in flats:
+        lines.append("| " + " | ".join("" if f.get(c) is None else str(f.get(c)) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def to_llama_bench(rows: list[dict]) -> list[dict]:
+    """llama-bench's JSON output schema: one entry per test (pp and tg separately), same field names,
+    so llama.cpp's scripts/compare-llama-bench.py can read edgeprof results."""
+    entries = []
+    for row in rows:
+        if row.get("status") != "ok":
+            continue
+        s, m, sysinfo, model = row["settings"], row["metrics"], row["system"], row["model"]
+        gpu = ", ".join(g["name"] for g in sysinfo.get("gpus", []))
+        common = {
+            "build_commit": f"llama-cpp-python-{sysinfo.get('llama_cpp_python_version')}", "build_number": 0,
+            "cpu_info": sysinfo.get("cpu_model"), "gpu_info": gpu,
+            "backends": "CUDA" if sysinfo.get("gpu_offload_supported") and gpu else "CPU",
+            "model_filename": model["path"], "model_type": _model_type(model), "model_size": model["size_bytes"],
+            "model_n_params": model["n_params"], "n_batch": s["n_batch"], "n_ubatch": s["n_ubatch"],
+            "n_threads": s["n_threads"], "cpu_mask": "0x0", "cpu_strict": False, "poll": 50,
+            "type_k": s["type_k"], "type_v": s["type_v"],
+            "n_gpu_layers": 99 if s["n_gpu_layers"] == -1 else s["n_gpu_layers"], "split_mode": "layer",
+            "main_gpu": 0, "no_kv_offload": False, "flash_attn": bool(s["flash_attn"]), "tensor_split": "0.00",
+            "use_mmap": True, "embeddings": False, "n_depth": s["n_depth"], "test_time": row["timestamp"],
+        }
+        tests = (("pp", s["n_prompt"], 0, m["pp_samples_ns"], s["n_prompt"]),
+                 ("tg", 0, s["n_gen"], m["tg_samples_ns"], m.get("tokens_generated_mean") or s["n_gen"]))
+        for _, n_prompt, n_gen, samples, tokens in tests:
+            if not samples:
+                continue
+            ts = [tokens / (ns / 1e9) for ns in samples]
+            entries.append({**common, "n_prompt": n_prompt, "n_gen": n_gen, **_stats_ns(samples), **_stats_ts(ts),
+                            "samples_ns": samples, "samples_ts": ts})
+    return entries
+
+
+def _model_type(model: dict) -> str:
+    params = model["n_params"]
+    size = f"{params / 1e9:.1f}B" if params >= 1e9 else f"{params / 1e6:.0f}M"
+    return f"{model.get('architecture')} {size} {model.get('level')}"
+
+
+def _stats_ns(samples: list[int]) -> dict:
+    import statistics
+
+    return {"avg_ns": int(statistics.fmean(samples)),
+            "stddev_ns": int(statistics.stdev(samples)) if len(samples) > 1 else 0}
+
+
+def _stats_ts(ts: list[float]) -> dict:
+    import statistics
+
+    return {"avg_ts": statistics.fmean(ts), "stddev_ts": statistics.stdev(ts) if len(ts) > 1 else 0.0}

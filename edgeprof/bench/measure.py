@@ -1,0 +1,104 @@
+"""One benchmark cell: warmup, then repetitions of prefill + per-token decode, timed.
+
+Methodology as llama-bench's so numbers line up with it: an untimed warmup, the KV cache
+cleared before every repetition, the prompt decoded in n_batch chunks, optional context depth
+filled (untimed) before the test, sampling and tokenization timed apart from prefill/decode.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgeprof.bench.engine import Context
+
+
+@dataclass(frozen=True)
+class Workload:
+    n_prompt: int = field(default=512, metadata={"help": "prompt tokens (prefill)"})
+    n_gen: int = field(default=128, metadata={"help": "tokens to generate (decode steps)"})
+    n_depth: int = field(default=0, metadata={"help": "tokens already in the context before the test"})
+    repetitions: int = field(default=5, metadata={"help": "timed repetitions"})
+    warmup: bool = field(default=True, metadata={"help": "one untimed run first"})
+    stop_at_eog: bool = field(default=False, metadata={"help": "end generation at an end-of-generation token"})
+    seed: int = field(default=42, metadata={"help": "seed for random prompt tokens"})
+
+
+@dataclass
+class Repetition:
+    """What one repetition measured (nanoseconds unless named otherwise)."""
+    prefill_ns: int = 0
+    first_sample_ns: int = 0
+    decode_ns: list[int] = field(default_factory=list)  # one entry per decode step
+    sample_ns: int = 0  # all later sampling
+    total_ns: int = 0  # request start (prompt ready) -> last token sampled
+    tokens_generated: int = 0
+
+    @property
+    def ttft_ns(self) -> int:
+        return self.prefill_ns + self.first_sample_ns
+
+
+def random_prompt(n: int, n_vocab: int, seed: int) -> list[int]:
+    """Random token ids, as llama-bench uses (speed does not depend on which tokens)."""
+    return np.random.default_rng(seed).integers(0, n_vocab, size=n).tolist()
+
+
+def greedy(ctx: Context) -> int:
+    return int(np.argmax(ctx.logits()))
+
+
+def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop_at_eog: bool,
+             monitor=None) -> Repetition:
+    rep = Repetition()
+    ctx.clear()
+    pos = 0
+    if depth:
+        ctx.prefill(depth, 0, want_logits=False)
+        pos = len(depth)
+    _mark(monitor, "prefill")
+    started = time.perf_counter_ns()
+    if prompt:
+        rep.prefill_ns = ctx.prefill(prompt, pos)
+        pos += len(prompt)
+        t0 = time.perf_counter_ns()
+        token = greedy(ctx)
+        rep.first_sample_ns = time.perf_counter_ns() - t0
+    else:
+        token = 0
+    _mark(monitor, "decode")
+    steps = rep.decode_ns
+    sampling = 0
+    model = ctx.model
+    for _ in range(n_gen):
+        if stop_at_eog and model.is_eog(token):
+            break
+        steps.append(ctx.decode_one(token, pos))
+        pos += 1
+        t0 = time.perf_counter_ns()
+        token = greedy(ctx)
+        sampling += time.perf_counter_ns() - t0
+    rep.total_ns = time.perf_counter_ns() - started
+    rep.sample_ns = sampling
+    rep.tokens_generated = len(steps)
+    _mark(monitor, "idle")
+    return rep
+
+
+def _mark(monitor, phase: str) -> None:
+    if monitor is not None:
+        monitor.mark(phase)
+
+
+def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, monitor=None) -> list[Repetition]:
+    """Warmup (untimed) then ``workload.repetitions`` timed repetitions."""
+    n_vocab = ctx.model.n_vocab
+    if prompt is None:
+        prompt = random_prompt(workload.n_prompt, n_vocab, workload.seed)
+    depth = random_prompt(workload.n_depth, n_vocab, workload.seed + 1) if workload.n_depth else []
+    if workload.warmup:
+        run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False)
+    return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor)
+            for _ in range(workload.repetitions)]

@@ -1,0 +1,118 @@
+"""The sampler protocol, the registry of samplers and the background ``Monitor``."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+# name -> "module:Class"; imported only when asked for, so a missing library costs nothing.
+SAMPLERS: dict[str, str] = {
+    "process": "edgeprof.bench.resources.process:ProcessSampler",
+    "nvml": "edgeprof.bench.resources.nvml:NvmlSampler",
+    "tegrastats": "edgeprof.bench.resources.tegrastats:TegrastatsSampler",
+    "rapl": "edgeprof.bench.resources.rapl:RaplSampler",
+    "raspberry_pi": "edgeprof.bench.resources.raspberry_pi:RaspberryPiSampler",
+}
+
+
+class Sampler(Protocol):
+    """One source of readings. ``sample`` returns metric -> value for this instant.
+
+    Metric names carry their unit (``rss_mb``, ``gpu_power_w``, ``cpu_temp_c``). Cumulative
+    energy counters end in ``_energy_j``; the monitor turns them into per-phase energy.
+    """
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def sample(self) -> dict[str, float]: ...
+
+    def stop(self) -> None: ...
+
+
+def available_samplers(names: list[str] | None = None) -> list[Sampler]:
+    """Instantiate the samplers whose sensors exist here (all known ones when ``names`` is None)."""
+    found = []
+    for name in names or list(SAMPLERS):
+        module, cls = SAMPLERS[name].split(":")
+        try:
+            sampler_cls = getattr(importlib.import_module(module), cls)
+        except ImportError:
+            continue
+        sampler = sampler_cls.detect()
+        if sampler is not None:
+            found.append(sampler)
+    return found
+
+
+@dataclass(frozen=True)
+class Reading:
+    t: float  # seconds since the monitor started
+    phase: str
+    values: dict[str, float]
+
+
+class Monitor:
+    """Background sampling with phase tags. Use as a context manager around a measurement.
+
+    The timed loop only assigns ``monitor.phase`` between phases (never per token), so the
+    sampler costs the loop nothing but the CPU time of its own thread, which is measured:
+    ``overhead`` reports the thread's CPU seconds per sample.
+    """
+
+    def __init__(self, samplers: list[Sampler], interval: float = 0.05):
+        self.samplers = samplers
+        self.interval = interval
+        self.phase = "idle"
+        self.readings: list[Reading] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="edgeprof-monitor", daemon=True)
+        self._cpu_seconds = 0.0
+        self._t0 = 0.0
+
+    def __enter__(self) -> "Monitor":
+        for sampler in self.samplers:
+            sampler.start()
+        self._t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sampler in self.samplers:
+            sampler.stop()
+
+    def _run(self) -> None:
+        cpu_start = time.thread_time()
+        while True:
+            self.take()
+            if self._stop.wait(self.interval):
+                break
+        self.take()
+        self._cpu_seconds = time.thread_time() - cpu_start
+
+    def take(self) -> None:
+        values: dict[str, float] = {}
+        for sampler in self.samplers:
+            try:
+                values.update(sampler.sample())
+            except Exception:  # noqa: BLE001 - a flaky sensor must not kill a benchmark
+                continue
+        self.readings.append(Reading(time.perf_counter() - self._t0, self.phase, values))
+
+    def mark(self, phase: str) -> None:
+        """Switch phase and take a reading at the boundary (so short phases are never empty)."""
+        self.phase = phase
+        if self._thread.is_alive():
+            self.take()
+
+    @property
+    def overhead(self) -> dict[str, float]:
+        n = max(1, len(self.readings))
+        return {"sampler_cpu_ms_per_sample": 1000 * self._cpu_seconds / n, "samples": float(len(self.readings)),
+                "interval_s": self.interval}

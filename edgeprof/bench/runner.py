@@ -1,0 +1,165 @@
+"""Run a sweep: load models and contexts, measure each cell under the resource monitor, store rows."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from edgeprof.bench import memory
+from edgeprof.bench.engine import Context, Model
+from edgeprof.bench.measure import measure
+from edgeprof.bench.resources import Monitor, available_samplers
+from edgeprof.bench.resources.summary import summarize as summarize_resources
+from edgeprof.bench.stats import summarize as summarize_timings
+from edgeprof.bench.store import ResultStore, cell_key
+from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
+from edgeprof.bench.system import system_info
+from edgeprof.errors import EdgeprofError
+
+SCHEMA = 1
+OnRow = Callable[[dict], None]
+
+
+def model_info(path: Path) -> dict:
+    """What a row records about the GGUF file (read from its header, not by loading it)."""
+    from edgeprof.gguf_header import read_gguf_header
+    from edgeprof.hashing import file_sha256
+    from edgeprof.quantize.levels import name_of_ftype
+
+    header = read_gguf_header(path)
+    meta = header.metadata
+    ftype = meta.get("general.file_type")
+    return {
+        "path": str(path.resolve()), "file": path.name, "name": meta.get("general.name", path.stem),
+        "architecture": meta.get("general.architecture"), "sha256": file_sha256(path),
+        "size_bytes": header.file_size, "n_params": header.n_params,
+        "bits_per_weight": round(header.bits_per_weight, 3),
+        "level": name_of_ftype(int(ftype)) if ftype is not None else None,
+        "synthetic": bool(meta.get("edgeprof.synthetic", False)),
+    }
+
+
+def _cell_key(cell: Cell, info: dict, device_id: str, prompt_label: str) -> str:
+    return cell_key({"sha256": info["sha256"], "settings": settings_of(cell), "device": device_id,
+                     "prompt": prompt_label})
+
+
+def _reset_peak_rss() -> bool:
+    """Linux lets a process reset its own peak-RSS counter (VmHWM) by writing 5 to clear_refs."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
+    cells = plan(spec)
+    done = set() if spec.rerun else store.completed()
+    system = system_info()
+    infos = {path: model_info(path) for path in spec.models}
+    samplers = available_samplers()
+    for (path, ngl), contexts in groups(cells):
+        contexts = [(settings, [c for c in cs if not _skip(c, infos[path], system, spec, done, on_skip)])
+                    for settings, cs in contexts]
+        if not any(cs for _, cs in contexts):
+            continue
+        _run_model(path, ngl, contexts, infos[path], system, spec, store, samplers, on_row)
+
+
+def _skip(cell, info, system, spec, done, on_skip) -> bool:
+    if _cell_key(cell, info, system["device_id"], spec.prompt_label) in done:
+        on_skip(cell)
+        return True
+    return False
+
+
+def _run_model(path, ngl, contexts, info, system, spec, store, samplers, on_row) -> None:
+    first = next(settings for settings, cs in contexts if cs)
+    est = memory.estimate(path, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v, first.flash_attn)
+    memory.check_fits(path, est, gpu_offload=ngl != 0, force=spec.force)
+    _reset_peak_rss()
+    with Model(path, ngl) as model:
+        for settings, cells in contexts:
+            if not cells:
+                continue
+            try:
+                with Context(model, settings) as ctx:
+                    prompt = _prompt(model, spec, cells[0].workload.n_prompt)
+                    for cell in cells:
+                        _run_cell(ctx, cell, prompt, info, system, spec, est, store, samplers, on_row)
+            except EdgeprofError as exc:
+                for cell in cells:
+                    store.append(_failed_row(cell, info, system, spec, str(exc)))
+
+
+def _prompt(model: Model, spec: SweepSpec, n_prompt: int) -> list[int] | None:
+    if spec.prompt_text is None:
+        return None
+    text = spec.prompt_text
+    if spec.chat:
+        from edgeprof.bench.chat import apply_chat_template
+
+        text = apply_chat_template(model, text)
+    return model.tokenize(text, add_special=not spec.chat)[:n_prompt]
+
+
+def _run_cell(ctx, cell, prompt, info, system, spec, est, store, samplers, on_row) -> None:
+    key = _cell_key(cell, info, system["device_id"], spec.prompt_label)
+    _reset_peak_rss()
+    try:
+        with Monitor(samplers, spec.sampler_interval) as monitor:
+            reps = measure(ctx, cell.workload, prompt, monitor)
+    except EdgeprofError as exc:
+        store.append(_failed_row(cell, info, system, spec, str(exc), key))
+        return
+    n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
+    resources = summarize_resources(monitor.readings)
+    row = {
+        "schema": SCHEMA, "cell": key, "status": "ok", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": info, "settings": {**settings_of(cell), "n_prompt": n_prompt, "prompt": spec.prompt_label},
+        "metrics": summarize_timings(reps, n_prompt), "load_seconds": round(ctx.model.load_seconds, 4),
+        "resources": resources, "sampler": monitor.overhead,
+        "memory": _memory(est, resources), "energy": _energy(resources, reps, n_prompt), "system": system,
+    }
+    store.append(row)
+    on_row(row)
+
+
+def _memory(est: memory.Estimate, resources: dict) -> dict:
+    peak_vram = max((p.get("gpu_mem_used_mb_max", 0) for p in resources.values()), default=0) or None
+    return {"estimate_ram_mb": round(est.ram_mb, 1), "estimate_vram_mb": round(est.vram_mb, 1),
+            "estimate_weights_mb": round(est.weights_mb, 1), "estimate_kv_mb": round(est.kv_mb, 1),
+            "estimate_compute_mb": round(est.compute_mb, 1), "peak_rss_mb": _peak_rss_mb(),
+            "peak_gpu_mem_used_mb": peak_vram}
+
+
+def _energy(resources: dict, reps, n_prompt: int) -> dict:
+    """Joules per token for every energy source that was read (absent sources stay absent)."""
+    tokens = sum(r.tokens_generated for r in reps)
+    prompt_tokens = n_prompt * len(reps)
+    out = {}
+    for phase, per_token_of in (("decode", tokens), ("prefill", prompt_tokens)):
+        for key, joules in resources.get(phase, {}).items():
+            if key.endswith("_energy_j") and per_token_of:
+                out[f"{phase}_{key.removesuffix('_energy_j')}_j_per_token"] = round(joules / per_token_of, 6)
+    return out
+
+
+def _failed_row(cell, info, system, spec, error: str, key: str | None = None) -> dict:
+    return {"schema": SCHEMA, "cell": key or _cell_key(cell, info, system["device_id"], spec.prompt_label),
+            "status": "failed", "error": error, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "model": info, "settings": settings_of(cell), "system": system}

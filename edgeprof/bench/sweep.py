@@ -1,0 +1,89 @@
+"""A sweep: the product of every listed setting, run cell by cell into the results store.
+
+The model is reloaded only when a model parameter (file, n_gpu_layers) changes and a context is
+made only when a context parameter changes; cells already in the store are skipped unless
+``rerun``. One failing cell is recorded as failed and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+from edgeprof.bench.engine import ContextSettings
+from edgeprof.bench.measure import Workload
+from edgeprof.errors import EdgeprofError, fail
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    models: tuple[Path, ...] = field(metadata={"help": "GGUF files to bench"})
+    threads: tuple[int, ...] = field(default_factory=lambda: (_cores(),), metadata={"help": "CPU threads"})
+    n_gpu_layers: tuple[int, ...] = field(default=(0,), metadata={"help": "layers offloaded to the GPU; -1 = all"})
+    n_prompt: tuple[int, ...] = field(default=(512,), metadata={"help": "prompt lengths (tokens)"})
+    n_gen: tuple[int, ...] = field(default=(128,), metadata={"help": "generation lengths (tokens)"})
+    n_depth: tuple[int, ...] = field(default=(0,), metadata={"help": "context depths before the test"})
+    n_batch: tuple[int, ...] = field(default=(2048,), metadata={"help": "logical batch sizes"})
+    n_ubatch: tuple[int, ...] = field(default=(512,), metadata={"help": "physical batch sizes"})
+    flash_attn: tuple[bool | None, ...] = field(default=(None,), metadata={"help": "flash attention (None = auto)"})
+    cache_type: tuple[str, ...] = field(default=("f16",), metadata={"help": "KV cache types (K and V)"})
+    n_ctx: int | None = field(default=None, metadata={"help": "context size; default: just enough"})
+    repetitions: int = field(default=5, metadata={"help": "timed repetitions per cell"})
+    warmup: bool = field(default=True, metadata={"help": "untimed warmup run per cell"})
+    prompt_text: str | None = field(default=None, metadata={"help": "real prompt text (else random tokens)"})
+    prompt_label: str = field(default="random", metadata={"help": "where the prompt came from"})
+    chat: bool = field(default=False, metadata={"help": "apply the chat template, stop at end of turn"})
+    force: bool = field(default=False, metadata={"help": "skip the memory guard"})
+    rerun: bool = field(default=False, metadata={"help": "measure cells already in the store again"})
+    sampler_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: Path
+    n_gpu_layers: int
+    context: ContextSettings
+    workload: Workload
+
+
+def plan(spec: SweepSpec) -> list[Cell]:
+    """Cells in run order: model, then n_gpu_layers, then context settings, then workloads."""
+    cells = []
+    contexts = list(itertools.product(spec.threads, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.cache_type))
+    workloads = [Workload(n_prompt=p, n_gen=g, n_depth=d, repetitions=spec.repetitions, warmup=spec.warmup,
+                          stop_at_eog=spec.chat)
+                 for p, g, d in itertools.product(spec.n_prompt, spec.n_gen, spec.n_depth)]
+    n_ctx = spec.n_ctx or _round_up(max(w.n_depth + w.n_prompt + w.n_gen for w in workloads) + 8, 256)
+    for model, ngl in itertools.product(spec.models, spec.n_gpu_layers):
+        for threads, batch, ubatch, fa, cache in contexts:
+            settings = ContextSettings(n_ctx=n_ctx, n_batch=batch, n_ubatch=min(ubatch, batch), n_threads=threads,
+                                       flash_attn=fa, type_k=cache, type_v=cache)
+            for workload in workloads:
+                if workload.n_depth + workload.n_prompt + workload.n_gen > n_ctx:
+                    raise fail("prompt_too_long", what=str(model), n_prompt=workload.n_prompt,
+                               n_depth=workload.n_depth, n_gen=workload.n_gen, n_ctx=n_ctx)
+                cells.append(Cell(model, ngl, settings, workload))
+    return cells
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def groups(cells: list[Cell]) -> Iterator[tuple[tuple[Path, int], Iterator[tuple[ContextSettings, list[Cell]]]]]:
+    """Cells grouped by loaded model, then by context (itertools.groupby keeps run order)."""
+    for model_key, model_cells in itertools.groupby(cells, key=lambda c: (c.model, c.n_gpu_layers)):
+        model_cells = list(model_cells)
+        yield model_key, ((ctx, list(cs)) for ctx, cs in itertools.groupby(model_cells, key=lambda c: c.context))
+
+
+def settings_of(cell: Cell) -> dict:
+    return {"n_gpu_layers": cell.n_gpu_layers, **asdict(cell.context), **asdict(cell.workload)}
