@@ -64,12 +64,14 @@ def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress
 
     store = ResultStore(results)
     rows: list[dict] = []
+    skipped = []
     with tqdm(total=len(plan(spec)), desc="bench", unit="cell", disable=not progress or None) as bar:
         def on_row(row: dict) -> None:
             rows.append(row)
             bar.update(1)
 
-        def on_skip(_cell) -> None:
+        def on_skip(cell) -> None:
+            skipped.append(cell)
             bar.update(1)
 
         try:
@@ -78,9 +80,8 @@ def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress
             click.echo(f"\nInterrupted: {len(rows)} cells were saved to {store.path}; "
                        "rerun the same command to resume.", err=True)
             raise SystemExit(130) from None
-    skipped = bar.n - len(rows)
     if skipped:
-        click.echo(f"skipped {skipped} cells already in {store.path} (use --rerun to measure them again)", err=True)
+        click.echo(f"skipped {len(skipped)} cells already in {store.path} (use --rerun to measure them again)", err=True)
     shown = rows or [r for r in store.rows()]
     printers = {"table": export.table, "json": export.to_json, "csv": export.to_csv, "md": export.to_markdown}
     click.echo(printers[fmt](shown))

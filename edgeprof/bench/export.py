@@ -32,6 +32,7 @@ def flat(row: dict) -> dict:
     out["load_seconds"] = row.get("load_seconds")
     out["peak_rss_mb"] = mem.get("peak_rss_mb")
     out["estimate_ram_mb"] = mem.get("estimate_ram_mb")
+    out["estimate_total_rss_mb"] = mem.get("estimate_total_rss_mb")
     out["peak_gpu_mem_used_mb"] = mem.get("peak_gpu_mem_used_mb")
     for phase in ("prefill", "decode"):
         out[f"cpu_percent_{phase}"] = row.get("resources", {}).get(phase, {}).get("cpu_percent_mean")
@@ -43,7 +44,7 @@ def flat(row: dict) -> dict:
 
 def table(rows: list[dict]) -> str:
     header = ["model", "level", "ngl", "threads", "test", "pp t/s", "tg t/s", "TTFT ms", "ms/token p50/p99",
-              "peak RSS MB", "est. MB"]
+              "peak RSS MB", "est. RSS MB"]
     lines = [header]
     for row in rows:
         f = flat(row)
@@ -58,7 +59,7 @@ def table(rows: list[dict]) -> str:
             _pm(f["ttft_ms_mean"], f["ttft_ms_std"], 1),
             "-" if f["token_ms_p50"] is None else f"{f['token_ms_p50']:.2f}/{f['token_ms_p99']:.2f}",
             "-" if f["peak_rss_mb"] is None else f"{f['peak_rss_mb']:.0f}",
-            "-" if f["estimate_ram_mb"] is None else f"{f['estimate_ram_mb']:.0f}",
+            "-" if f["estimate_total_rss_mb"] is None else f"{f['estimate_total_rss_mb']:.0f}",
         ])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)

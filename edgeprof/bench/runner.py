@@ -77,7 +77,14 @@ def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Calla
                     for settings, cs in contexts]
         if not any(cs for _, cs in contexts):
             continue
-        _run_model(path, ngl, contexts, infos[path], system, spec, store, samplers, on_row)
+        first = next(settings for settings, cs in contexts if cs)
+        est = memory.estimate(path, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v, first.flash_attn)
+        memory.check_fits(path, est, gpu_offload=ngl != 0, force=spec.force)  # refuses the sweep: user decides
+        try:
+            _run_model(path, ngl, contexts, infos[path], system, spec, est, store, samplers, on_row)
+        except EdgeprofError as exc:  # the model would not load: record its cells as failed, go on
+            for _, cells in contexts:
+                _record_failed(cells, infos[path], system, spec, str(exc), store, on_row)
 
 
 def _skip(cell, info, system, spec, done, on_skip) -> bool:
@@ -87,10 +94,8 @@ def _skip(cell, info, system, spec, done, on_skip) -> bool:
     return False
 
 
-def _run_model(path, ngl, contexts, info, system, spec, store, samplers, on_row) -> None:
-    first = next(settings for settings, cs in contexts if cs)
-    est = memory.estimate(path, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v, first.flash_attn)
-    memory.check_fits(path, est, gpu_offload=ngl != 0, force=spec.force)
+def _run_model(path, ngl, contexts, info, system, spec, est, store, samplers, on_row) -> None:
+    baseline = _current_rss_mb()
     _reset_peak_rss()
     with Model(path, ngl) as model:
         for settings, cells in contexts:
@@ -100,10 +105,9 @@ def _run_model(path, ngl, contexts, info, system, spec, store, samplers, on_row)
                 with Context(model, settings) as ctx:
                     prompt = _prompt(model, spec, cells[0].workload.n_prompt)
                     for cell in cells:
-                        _run_cell(ctx, cell, prompt, info, system, spec, est, store, samplers, on_row)
-            except EdgeprofError as exc:
-                for cell in cells:
-                    store.append(_failed_row(cell, info, system, spec, str(exc)))
+                        _run_cell(ctx, cell, prompt, info, system, spec, (est, baseline), store, samplers, on_row)
+            except EdgeprofError as exc:  # the context could not be made: its cells fail, the rest go on
+                _record_failed(cells, info, system, spec, str(exc), store, on_row)
 
 
 def _prompt(model: Model, spec: SweepSpec, n_prompt: int) -> list[int] | None:
@@ -124,7 +128,7 @@ def _run_cell(ctx, cell, prompt, info, system, spec, est, store, samplers, on_ro
         with Monitor(samplers, spec.sampler_interval) as monitor:
             reps = measure(ctx, cell.workload, prompt, monitor)
     except EdgeprofError as exc:
-        store.append(_failed_row(cell, info, system, spec, str(exc), key))
+        _record_failed([cell], info, system, spec, str(exc), store, on_row)
         return
     n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
     resources = summarize_resources(monitor.readings)
@@ -139,9 +143,19 @@ def _run_cell(ctx, cell, prompt, info, system, spec, est, store, samplers, on_ro
     on_row(row)
 
 
-def _memory(est: memory.Estimate, resources: dict) -> dict:
+def _current_rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _memory(estimate: tuple[memory.Estimate, float], resources: dict) -> dict:
+    """The guard's estimate beside what was measured. The process RSS also holds Python and the
+    libraries (``baseline_rss_mb``, measured before loading), so compare peak with baseline + estimate."""
+    est, baseline = estimate
     peak_vram = max((p.get("gpu_mem_used_mb_max", 0) for p in resources.values()), default=0) or None
-    return {"estimate_ram_mb": round(est.ram_mb, 1), "estimate_vram_mb": round(est.vram_mb, 1),
+    return {"baseline_rss_mb": round(baseline, 1), "estimate_ram_mb": round(est.ram_mb, 1),
+            "estimate_total_rss_mb": round(baseline + est.ram_mb, 1), "estimate_vram_mb": round(est.vram_mb, 1),
             "estimate_weights_mb": round(est.weights_mb, 1), "estimate_kv_mb": round(est.kv_mb, 1),
             "estimate_compute_mb": round(est.compute_mb, 1), "peak_rss_mb": _peak_rss_mb(),
             "peak_gpu_mem_used_mb": peak_vram}
@@ -157,6 +171,13 @@ def _energy(resources: dict, reps, n_prompt: int) -> dict:
             if key.endswith("_energy_j") and per_token_of:
                 out[f"{phase}_{key.removesuffix('_energy_j')}_j_per_token"] = round(joules / per_token_of, 6)
     return out
+
+
+def _record_failed(cells, info, system, spec, error: str, store: ResultStore, on_row: OnRow) -> None:
+    for cell in cells:
+        row = _failed_row(cell, info, system, spec, error)
+        store.append(row)
+        on_row(row)
 
 
 def _failed_row(cell, info, system, spec, error: str, key: str | None = None) -> dict:
