@@ -23,6 +23,16 @@ _callback = None  # keeps the C callback alive for the life of the process
 _WARN, _ERROR = 3, 4
 
 
+def preload() -> None:
+    """Load libllama (and its GPU runtime) before numpy is imported.
+
+    Measured on the H100 device with a CUDA build: when numpy (with its bundled OpenBLAS) is
+    imported before libllama, ``llama_model_load_from_file`` segfaults; the other order works.
+    Commands that reach llama.cpp call this first.
+    """
+    import llama_cpp  # noqa: F401
+
+
 def init(verbose: bool | None = None) -> None:
     """Initialise the llama.cpp backend once and install our log callback.
 

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from edgeprof import llamacpp
+
+llamacpp.preload()  # before numpy: CUDA builds of libllama crash otherwise (see llamacpp.preload)
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny import TinySpec, build_checkpoint  # noqa: E402

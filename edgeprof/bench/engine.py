@@ -13,9 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from edgeprof import llamacpp
+
+llamacpp.preload()  # libllama before numpy: see llamacpp.preload
+
+import numpy as np  # noqa: E402
 from edgeprof.errors import fail
 
 ALL_LAYERS = -1  # llama.cpp: n_gpu_layers < 0 offloads every layer

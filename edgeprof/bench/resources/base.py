@@ -40,10 +40,9 @@ def available_samplers(names: list[str] | None = None) -> list[Sampler]:
     for name in names or list(SAMPLERS):
         module, cls = SAMPLERS[name].split(":")
         try:
-            sampler_cls = getattr(importlib.import_module(module), cls)
-        except ImportError:
+            sampler = getattr(importlib.import_module(module), cls).detect()
+        except Exception:  # noqa: BLE001 - a sampler that cannot even start is simply absent
             continue
-        sampler = sampler_cls.detect()
         if sampler is not None:
             found.append(sampler)
     return found

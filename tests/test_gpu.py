@@ -1,0 +1,60 @@
+"""GPU offload, on a CUDA build of llama.cpp with an NVIDIA GPU (the device machine).
+
+Skipped cleanly where llama.cpp has no GPU backend or NVML sees no GPU (CI). Run there with
+``pytest -m gpu``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from edgeprof.bench.store import ResultStore
+from edgeprof.cli import cli
+from tiny import TinySpec
+
+
+def _gpu_ready() -> bool:
+    try:
+        import llama_cpp
+
+        from edgeprof.bench.resources.nvml import NvmlSampler
+
+        return bool(llama_cpp.llama_supports_gpu_offload()) and NvmlSampler.detect() is not None
+    except Exception:  # noqa: BLE001
+        return False
+
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not _gpu_ready(), reason="needs a CUDA build of llama.cpp and an NVIDIA GPU")]
+
+# Big enough that the GPU matters (~0.4B parameters), small enough to build in seconds.
+GPU_SPEC = TinySpec(hidden=1024, layers=16, heads=16, kv_heads=4, ffn=2816, tied=True, seed=3)
+
+
+@pytest.fixture(scope="module")
+def gpu_model(tiny_factory, tmp_path_factory):
+    from edgeprof.quantize.pipeline import ConvertOptions, convert
+
+    _, _, f16 = tiny_factory(GPU_SPEC)
+    out = tmp_path_factory.mktemp("gpu")
+    rows = convert(str(f16), ConvertOptions(levels=("Q4_K_M",), out_dir=out, progress=False), report=lambda _: None)
+    return rows[1].path
+
+
+def test_decode_speed_rises_with_offloaded_layers_and_nvml_is_live(gpu_model, tmp_path):
+    result = CliRunner().invoke(cli, ["bench", str(gpu_model), "--ngl", "0,8,all", "-p", "256", "-n", "64",
+                                      "-r", "3", "--results", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    print(result.output)
+    rows = {r["settings"]["n_gpu_layers"]: r for r in ResultStore(tmp_path).rows()}
+    tg = {ngl: rows[ngl]["metrics"]["tg_tps_mean"] for ngl in (0, 8, -1)}
+    assert tg[0] < tg[8] < tg[-1], tg
+    full = rows[-1]
+    decode = full["resources"]["decode"]
+    assert decode["gpu_util_percent_mean"] > 0
+    assert decode["gpu_mem_used_mb_max"] > rows[0]["resources"]["decode"]["gpu_mem_used_mb_max"]
+    assert decode.get("gpu_power_w_mean", 0) > 0
+    assert full["memory"]["estimate_vram_mb"] > 0 and full["memory"]["peak_gpu_mem_used_mb"] > 0
+    assert full["system"]["gpus"] and full["system"]["gpu_offload_supported"] is True
+    assert any(k.startswith("decode_gpu") for k in full["energy"]), full["energy"]
