@@ -1,5 +1,9 @@
 """edgeprof bench vs llama.cpp's llama-bench, side by side on the same GGUF, same settings.
 
+Same methodology on both sides: pp from an empty context; tg after the prompt, which for
+llama-bench is its tg test at depth = prompt length (`-d`), since edgeprof decodes from the
+context the prompt left, as a real request does.
+
 Builds llama-bench from the sources llama-cpp-python was built from (benchmarks/llama_tools.py),
 then runs the two alternately (`--rounds` times each, in alternating order so drift hits both) and
 prints pp and tg tokens/s as median (min-max) over rounds and the ratio edgeprof / llama-bench.
@@ -35,12 +39,17 @@ def demo_model(level: str) -> Path:
 
 
 def run_llama_bench(binary: Path, model: Path, a) -> dict[str, float]:
-    cmd = [str(binary), "-m", str(model), "-p", str(a.prompt), "-n", str(a.gen), "-t", str(a.threads),
-           "-r", str(a.repetitions), "-ngl", str(a.ngl), "-o", "json"]
-    entries = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    pp = next(e for e in entries if e["n_prompt"] > 0 and e["n_gen"] == 0)
-    tg = next(e for e in entries if e["n_gen"] > 0 and e["n_prompt"] == 0)
+    """pp from an empty context; tg at depth = prompt length, because edgeprof decodes after the
+    prompt, as a user's request does (llama-bench's plain tg starts from an empty context)."""
+    common = [str(binary), "-m", str(model), "-t", str(a.threads), "-r", str(a.repetitions), "-ngl", str(a.ngl),
+              "-o", "json"]
+    pp = _entries(common + ["-p", str(a.prompt), "-n", "0"])[0]
+    tg = _entries(common + ["-p", "0", "-n", str(a.gen), "-d", str(a.prompt)])[0]
     return {"pp": pp["avg_ts"], "tg": tg["avg_ts"]}
+
+
+def _entries(cmd: list[str]) -> list[dict]:
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
 def run_edgeprof(model: Path, a, results: Path) -> dict[str, float]:
@@ -81,11 +90,11 @@ def main() -> None:
                 print(f"round {i + 1} {name:11} pp{a.prompt} {got['pp']:.2f} t/s  tg{a.gen} {got['tg']:.2f} t/s",
                       file=sys.stderr)
     print(f"model {model} | threads {a.threads} | ngl {a.ngl} | {a.repetitions} repetitions x {a.rounds} rounds")
-    print(f"{'test':8} {'llama-bench t/s':>24} {'edgeprof t/s':>24}  ratio (median)")
-    for key, label in (("pp", f"pp{a.prompt}"), ("tg", f"tg{a.gen}")):
+    print(f"{'test':14} {'llama-bench t/s':>24} {'edgeprof t/s':>24}  ratio (median)")
+    for key, label in (("pp", f"pp{a.prompt}"), ("tg", f"tg{a.gen}@d{a.prompt}")):
         ratio = statistics.median(ours[key]) / statistics.median(theirs[key])
         per_round = [o / t for o, t in zip(ours[key], theirs[key])]
-        print(f"{label:8} {describe(theirs[key]):>24} {describe(ours[key]):>24}  {ratio:.3f} "
+        print(f"{label:14} {describe(theirs[key]):>24} {describe(ours[key]):>24}  {ratio:.3f} "
               f"(per round {min(per_round):.3f}-{max(per_round):.3f})")
 
 

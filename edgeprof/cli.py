@@ -123,11 +123,13 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
               help="Also write the results in llama-bench's JSON schema.")
 @click.option("--interval", type=click.FloatRange(min=0.005), default=0.05, show_default=True,
               help="Resource sampling period in seconds.")
+@click.option("--samplers", default="all", show_default=True,
+              help="Resource samplers: all, none, or a list of process,nvml,tegrastats,rapl,raspberry_pi.")
 @click.option("--no-progress", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
 def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
           repetitions, no_warmup, prompt_file, chat, results, rerun, force, fmt, export_llama_bench, interval,
-          no_progress, verbose) -> None:
+          samplers, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
 
     Every combination of the listed settings is one cell; each cell is appended to
@@ -156,7 +158,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
         repetitions=repetitions, warmup=not no_warmup,
         prompt_text=prompt_file.read_text(encoding="utf-8") if prompt_file else None,
         prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, force=force,
-        rerun=rerun, sampler_interval=interval)
+        rerun=rerun, sampler_interval=interval, samplers=commands.sampler_list(samplers))
     commands.run(spec, results, fmt, export_llama_bench, progress=not no_progress)
 
 

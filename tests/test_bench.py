@@ -170,3 +170,12 @@ def test_depth_and_ngl_all_on_cpu_build(q4, tmp_path):
     depths = sorted(r["settings"]["n_depth"] for r in rows(tmp_path))
     assert depths == [0, 32]
     assert all(r["settings"]["n_gpu_layers"] == -1 for r in rows(tmp_path))
+
+
+def test_sampler_selection(q4, tmp_path):
+    result = bench(str(q4), "-p", "8", "-n", "4", "-r", "1", "--samplers", "none", "--results", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    (row,) = rows(tmp_path)
+    assert all("rss_mb_mean" not in phase for phase in row["resources"].values())
+    bad = bench(str(q4), "--samplers", "gpu", "--results", str(tmp_path))
+    assert bad.exit_code == 1 and "--samplers: 'gpu'" in bad.output

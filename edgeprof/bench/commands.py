@@ -44,6 +44,20 @@ def cache_list(text: str) -> tuple[str, ...]:
     return values
 
 
+def sampler_list(text: str) -> tuple[str, ...] | None:
+    from edgeprof.bench.resources.base import SAMPLERS
+
+    if text == "all":
+        return None
+    if text == "none":
+        return ()
+    names = tuple(dict.fromkeys(p.strip() for p in text.split(",")))
+    for name in names:
+        if name not in SAMPLERS:
+            raise fail("bad_sweep", option="--samplers", detail=f"{name!r}: use all, none or {', '.join(SAMPLERS)}")
+    return names
+
+
 def check_models(paths: tuple[Path, ...]) -> tuple[Path, ...]:
     from edgeprof.gguf_header import read_gguf_header
 

@@ -132,6 +132,9 @@ class Context:
         self._sync = llama_cpp.llama_synchronize
         self._logits = llama_cpp.llama_get_logits_ith
         self.memory = llama_cpp.llama_get_memory(self.ptr)
+        from edgeprof.bench.threadpool import Threadpool
+
+        self.threadpool = Threadpool(self.ptr, settings.n_threads)
 
     def clear(self) -> None:
         """Empty the KV cache (llama-bench does this before every repetition)."""
@@ -199,6 +202,7 @@ class Context:
         import llama_cpp
 
         if self.ptr:
+            self.threadpool.close()
             llama_cpp.llama_batch_free(self.batch)
             llama_cpp.llama_free(self.ptr)
             self.ptr = None

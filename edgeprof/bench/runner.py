@@ -71,7 +71,7 @@ def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Calla
     done = set() if spec.rerun else store.completed()
     system = system_info()
     infos = {path: model_info(path) for path in spec.models}
-    samplers = available_samplers()
+    samplers = available_samplers(list(spec.samplers) if spec.samplers is not None else None)
     for (path, ngl), contexts in groups(cells):
         contexts = [(settings, [c for c in cs if not _skip(c, infos[path], system, spec, done, on_skip)])
                     for settings, cs in contexts]

@@ -44,6 +44,7 @@ class SweepSpec:
     force: bool = field(default=False, metadata={"help": "skip the memory guard"})
     rerun: bool = field(default=False, metadata={"help": "measure cells already in the store again"})
     sampler_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
+    samplers: tuple[str, ...] | None = field(default=None, metadata={"help": "resource samplers; None = all"})
 
 
 @dataclass(frozen=True)

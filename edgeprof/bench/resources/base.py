@@ -37,7 +37,7 @@ class Sampler(Protocol):
 def available_samplers(names: list[str] | None = None) -> list[Sampler]:
     """Instantiate the samplers whose sensors exist here (all known ones when ``names`` is None)."""
     found = []
-    for name in names or list(SAMPLERS):
+    for name in list(SAMPLERS) if names is None else names:
         module, cls = SAMPLERS[name].split(":")
         try:
             sampler = getattr(importlib.import_module(module), cls).detect()
