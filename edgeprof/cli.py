@@ -113,6 +113,9 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--prompt-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Real text for the prompt instead of random tokens.")
 @click.option("--chat", is_flag=True, help="With --prompt-file: apply the chat template, stop at end of turn.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Sampling temperature; 0 = greedy.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for random prompts and sampling.")
 @click.option("--results", "results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
               show_default=True, help="Results folder (bench.jsonl is appended to).")
 @click.option("--rerun", is_flag=True, help="Measure cells already in the results again.")
@@ -128,7 +131,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--no-progress", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
 def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
-          repetitions, no_warmup, prompt_file, chat, results, rerun, force, fmt, export_llama_bench, interval,
+          repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, force, fmt, export_llama_bench, interval,
           samplers, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
 
@@ -157,7 +160,8 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
         flash_attn=commands.flash_list(flash_attn), cache_type=commands.cache_list(cache_type), n_ctx=ctx,
         repetitions=repetitions, warmup=not no_warmup,
         prompt_text=prompt_file.read_text(encoding="utf-8") if prompt_file else None,
-        prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, force=force,
+        prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, temperature=temperature,
+        seed=seed, force=force,
         rerun=rerun, sampler_interval=interval, samplers=commands.sampler_list(samplers))
     commands.run(spec, results, fmt, export_llama_bench, progress=not no_progress)
 

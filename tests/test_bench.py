@@ -179,3 +179,28 @@ def test_sampler_selection(q4, tmp_path):
     assert all("rss_mb_mean" not in phase for phase in row["resources"].values())
     bad = bench(str(q4), "--samplers", "gpu", "--results", str(tmp_path))
     assert bad.exit_code == 1 and "--samplers: 'gpu'" in bad.output
+
+
+def test_seeded_sampling_is_reproducible_and_greedy_is_argmax(q4):
+    import numpy as np
+
+    from edgeprof.bench.engine import Context, ContextSettings, Model
+    from edgeprof.bench.measure import Sampler, greedy
+
+    with Model(q4) as model, Context(model, ContextSettings(n_ctx=64, n_threads=2)) as ctx:
+        ctx.prefill([1, 2, 3, 4], 0)
+        first = [Sampler(1.5, seed=7)(ctx) for _ in range(1)]
+        draws_a = [Sampler(1.5, seed=7)(ctx) for _ in range(5)]
+        one = Sampler(1.5, seed=7)
+        draws_b = [one(ctx) for _ in range(20)]
+        assert draws_a == [first[0]] * 5  # same seed, same logits: same token
+        assert len(set(draws_b)) > 1  # a temperature really samples
+        assert greedy(ctx) == int(np.argmax(ctx.logits())) == Sampler(0.0, seed=1)(ctx)
+
+
+def test_tokenization_and_load_phase_are_recorded(q4, tmp_path):
+    (tmp_path / "p.txt").write_text("Edge devices run small models. " * 4)
+    bench(str(q4), "--prompt-file", str(tmp_path / "p.txt"), "-n", "4", "-r", "1", "--results", str(tmp_path))
+    (row,) = rows(tmp_path)
+    assert row["metrics"]["tokenize_ms"] > 0
+    assert row["resources"]["load"]["rss_mb_max"] > 0

@@ -23,7 +23,8 @@ class Workload:
     repetitions: int = field(default=5, metadata={"help": "timed repetitions"})
     warmup: bool = field(default=True, metadata={"help": "one untimed run first"})
     stop_at_eog: bool = field(default=False, metadata={"help": "end generation at an end-of-generation token"})
-    seed: int = field(default=42, metadata={"help": "seed for random prompt tokens"})
+    seed: int = field(default=42, metadata={"help": "seed for random prompt tokens and sampling"})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy; above 0, seeded sampling"})
 
 
 @dataclass
@@ -50,8 +51,23 @@ def greedy(ctx: Context) -> int:
     return int(np.argmax(ctx.logits()))
 
 
+class Sampler:
+    """Greedy, or softmax sampling at a temperature from a seeded generator (reproducible runs)."""
+
+    def __init__(self, temperature: float, seed: int):
+        self.temperature = temperature
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, ctx: Context) -> int:
+        if self.temperature <= 0:
+            return greedy(ctx)
+        logits = ctx.logits().astype(np.float64) / self.temperature
+        probs = np.exp(logits - logits.max())
+        return int(self.rng.choice(len(probs), p=probs / probs.sum()))
+
+
 def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop_at_eog: bool,
-             monitor=None) -> Repetition:
+             monitor=None, sample=greedy) -> Repetition:
     rep = Repetition()
     ctx.clear()
     pos = 0
@@ -64,7 +80,7 @@ def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop
         rep.prefill_ns = ctx.prefill(prompt, pos)
         pos += len(prompt)
         t0 = time.perf_counter_ns()
-        token = greedy(ctx)
+        token = sample(ctx)
         rep.first_sample_ns = time.perf_counter_ns() - t0
     else:
         token = 0
@@ -78,7 +94,7 @@ def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop
         steps.append(ctx.decode_one(token, pos))
         pos += 1
         t0 = time.perf_counter_ns()
-        token = greedy(ctx)
+        token = sample(ctx)
         sampling += time.perf_counter_ns() - t0
     rep.total_ns = time.perf_counter_ns() - started
     rep.sample_ns = sampling
@@ -100,5 +116,6 @@ def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, m
     depth = random_prompt(workload.n_depth, n_vocab, workload.seed + 1) if workload.n_depth else []
     if workload.warmup:
         run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False)
-    return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor)
+    sample = Sampler(workload.temperature, workload.seed)
+    return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor, sample)
             for _ in range(workload.repetitions)]

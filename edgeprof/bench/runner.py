@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -66,81 +67,112 @@ def _peak_rss_mb() -> float | None:
     return None
 
 
+@dataclass
+class _Sweep:
+    """What every cell of one sweep shares."""
+    spec: SweepSpec
+    store: ResultStore
+    on_row: OnRow
+    system: dict
+    samplers: list
+
+    def key(self, cell: Cell, info: dict) -> str:
+        return _cell_key(cell, info, self.system["device_id"], self.spec.prompt_label)
+
+    def record(self, row: dict) -> None:
+        self.store.append(row)
+        self.on_row(row)
+
+    def fail(self, cells: list[Cell], info: dict, error: str) -> None:
+        for cell in cells:
+            self.record(_failed_row(cell, info, self.system, self.key(cell, info), error))
+
+
+@dataclass
+class _Loaded:
+    """One loaded model and what was measured around its loading."""
+    model: Model
+    info: dict
+    estimate: memory.Estimate
+    baseline_rss_mb: float
+    load_resources: dict
+
+
 def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
-    cells = plan(spec)
-    done = set() if spec.rerun else store.completed()
-    system = system_info()
-    infos = {path: model_info(path) for path in spec.models}
     samplers = available_samplers(list(spec.samplers) if spec.samplers is not None else None)
-    for (path, ngl), contexts in groups(cells):
-        contexts = [(settings, [c for c in cs if not _skip(c, infos[path], system, spec, done, on_skip)])
-                    for settings, cs in contexts]
-        if not any(cs for _, cs in contexts):
-            continue
-        first = next(settings for settings, cs in contexts if cs)
-        est = memory.estimate(path, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v, first.flash_attn)
-        memory.check_fits(path, est, gpu_offload=ngl != 0, force=spec.force)  # refuses the sweep: user decides
-        try:
-            _run_model(path, ngl, contexts, infos[path], system, spec, est, store, samplers, on_row)
-        except EdgeprofError as exc:  # the model would not load: record its cells as failed, go on
-            for _, cells in contexts:
-                _record_failed(cells, infos[path], system, spec, str(exc), store, on_row)
+    sweep = _Sweep(spec, store, on_row, system_info(), samplers)
+    done = set() if spec.rerun else store.completed()
+    infos = {path: model_info(path) for path in spec.models}
+    for (path, ngl), contexts in groups(plan(spec)):
+        todo = []
+        for settings, cells in contexts:
+            pending = [c for c in cells if sweep.key(c, infos[path]) not in done]
+            for cell in cells:
+                if cell not in pending:
+                    on_skip(cell)
+            if pending:
+                todo.append((settings, pending))
+        if todo:
+            _run_model(sweep, path, ngl, todo, infos[path])
 
 
-def _skip(cell, info, system, spec, done, on_skip) -> bool:
-    if _cell_key(cell, info, system["device_id"], spec.prompt_label) in done:
-        on_skip(cell)
-        return True
-    return False
-
-
-def _run_model(path, ngl, contexts, info, system, spec, est, store, samplers, on_row) -> None:
+def _run_model(sweep: _Sweep, path: Path, ngl: int, contexts: list, info: dict) -> None:
+    first = contexts[0][0]
+    est = memory.estimate(path, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v, first.flash_attn)
+    memory.check_fits(path, est, gpu_offload=ngl != 0, force=sweep.spec.force)  # refuses: the user decides
     baseline = _current_rss_mb()
     _reset_peak_rss()
-    with Model(path, ngl) as model:
+    try:
+        with Monitor(sweep.samplers, sweep.spec.sampler_interval) as monitor:
+            monitor.mark("load")
+            model = Model(path, ngl)
+    except EdgeprofError as exc:  # the model would not load: its cells fail, the sweep goes on
+        sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
+        return
+    loaded = _Loaded(model, info, est, baseline, summarize_resources(monitor.readings).get("load", {}))
+    with model:
         for settings, cells in contexts:
-            if not cells:
-                continue
             try:
                 with Context(model, settings) as ctx:
-                    prompt = _prompt(model, spec, cells[0].workload.n_prompt)
+                    prompt, tokenize_ms = _prompt(model, sweep.spec, cells[0].workload.n_prompt)
                     for cell in cells:
-                        _run_cell(ctx, cell, prompt, info, system, spec, (est, baseline), store, samplers, on_row)
+                        _run_cell(sweep, loaded, ctx, cell, prompt, tokenize_ms)
             except EdgeprofError as exc:  # the context could not be made: its cells fail, the rest go on
-                _record_failed(cells, info, system, spec, str(exc), store, on_row)
+                sweep.fail(cells, info, str(exc))
 
 
-def _prompt(model: Model, spec: SweepSpec, n_prompt: int) -> list[int] | None:
+def _prompt(model: Model, spec: SweepSpec, n_prompt: int) -> tuple[list[int] | None, float | None]:
+    """The prompt's tokens and the milliseconds tokenization took (None for random tokens)."""
     if spec.prompt_text is None:
-        return None
+        return None, None
     text = spec.prompt_text
     if spec.chat:
         from edgeprof.bench.chat import apply_chat_template
 
         text = apply_chat_template(model, text)
-    return model.tokenize(text, add_special=not spec.chat)[:n_prompt]
+    started = time.perf_counter_ns()
+    tokens = model.tokenize(text, add_special=not spec.chat)
+    return tokens[:n_prompt], (time.perf_counter_ns() - started) / 1e6
 
 
-def _run_cell(ctx, cell, prompt, info, system, spec, est, store, samplers, on_row) -> None:
-    key = _cell_key(cell, info, system["device_id"], spec.prompt_label)
+def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, tokenize_ms) -> None:
     _reset_peak_rss()
     try:
-        with Monitor(samplers, spec.sampler_interval) as monitor:
+        with Monitor(sweep.samplers, sweep.spec.sampler_interval) as monitor:
             reps = measure(ctx, cell.workload, prompt, monitor)
     except EdgeprofError as exc:
-        _record_failed([cell], info, system, spec, str(exc), store, on_row)
+        sweep.fail([cell], loaded.info, str(exc))
         return
     n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
-    resources = summarize_resources(monitor.readings)
-    row = {
-        "schema": SCHEMA, "cell": key, "status": "ok", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "model": info, "settings": {**settings_of(cell), "n_prompt": n_prompt, "prompt": spec.prompt_label},
-        "metrics": summarize_timings(reps, n_prompt), "load_seconds": round(ctx.model.load_seconds, 4),
-        "resources": resources, "sampler": monitor.overhead,
-        "memory": _memory(est, resources), "energy": _energy(resources, reps, n_prompt), "system": system,
-    }
-    store.append(row)
-    on_row(row)
+    resources = {"load": loaded.load_resources, **summarize_resources(monitor.readings)}
+    sweep.record({
+        "schema": SCHEMA, "cell": sweep.key(cell, loaded.info), "status": "ok",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": loaded.info,
+        "settings": {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label},
+        "metrics": {**summarize_timings(reps, n_prompt), "tokenize_ms": tokenize_ms},
+        "load_seconds": round(loaded.model.load_seconds, 4), "resources": resources, "sampler": monitor.overhead,
+        "memory": _memory(loaded, resources), "energy": _energy(resources, reps, n_prompt), "system": sweep.system,
+    })
 
 
 def _current_rss_mb() -> float:
@@ -149,10 +181,10 @@ def _current_rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def _memory(estimate: tuple[memory.Estimate, float], resources: dict) -> dict:
+def _memory(loaded: _Loaded, resources: dict) -> dict:
     """The guard's estimate beside what was measured. The process RSS also holds Python and the
     libraries (``baseline_rss_mb``, measured before loading), so compare peak with baseline + estimate."""
-    est, baseline = estimate
+    est, baseline = loaded.estimate, loaded.baseline_rss_mb
     peak_vram = max((p.get("gpu_mem_used_mb_max", 0) for p in resources.values()), default=0) or None
     return {"baseline_rss_mb": round(baseline, 1), "estimate_ram_mb": round(est.ram_mb, 1),
             "estimate_total_rss_mb": round(baseline + est.ram_mb, 1), "estimate_vram_mb": round(est.vram_mb, 1),
@@ -173,14 +205,7 @@ def _energy(resources: dict, reps, n_prompt: int) -> dict:
     return out
 
 
-def _record_failed(cells, info, system, spec, error: str, store: ResultStore, on_row: OnRow) -> None:
-    for cell in cells:
-        row = _failed_row(cell, info, system, spec, error)
-        store.append(row)
-        on_row(row)
-
-
-def _failed_row(cell, info, system, spec, error: str, key: str | None = None) -> dict:
-    return {"schema": SCHEMA, "cell": key or _cell_key(cell, info, system["device_id"], spec.prompt_label),
-            "status": "failed", "error": error, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "model": info, "settings": settings_of(cell), "system": system}
+def _failed_row(cell: Cell, info: dict, system: dict, key: str, error: str) -> dict:
+    return {"schema": SCHEMA, "cell": key, "status": "failed", "error": error,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": info, "settings": settings_of(cell),
+            "system": system}

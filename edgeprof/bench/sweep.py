@@ -41,6 +41,8 @@ class SweepSpec:
     prompt_text: str | None = field(default=None, metadata={"help": "real prompt text (else random tokens)"})
     prompt_label: str = field(default="random", metadata={"help": "where the prompt came from"})
     chat: bool = field(default=False, metadata={"help": "apply the chat template, stop at end of turn"})
+    temperature: float = field(default=0.0, metadata={"help": "sampling temperature; 0 = greedy"})
+    seed: int = field(default=42, metadata={"help": "seed for random prompts and sampling"})
     force: bool = field(default=False, metadata={"help": "skip the memory guard"})
     rerun: bool = field(default=False, metadata={"help": "measure cells already in the store again"})
     sampler_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
@@ -60,7 +62,7 @@ def plan(spec: SweepSpec) -> list[Cell]:
     cells = []
     contexts = list(itertools.product(spec.threads, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.cache_type))
     workloads = [Workload(n_prompt=p, n_gen=g, n_depth=d, repetitions=spec.repetitions, warmup=spec.warmup,
-                          stop_at_eog=spec.chat)
+                          stop_at_eog=spec.chat, seed=spec.seed, temperature=spec.temperature)
                  for p, g, d in itertools.product(spec.n_prompt, spec.n_gen, spec.n_depth)]
     n_ctx = spec.n_ctx or _round_up(max(w.n_depth + w.n_prompt + w.n_gen for w in workloads) + 8, 256)
     for model, ngl in itertools.product(spec.models, spec.n_gpu_layers):
