@@ -107,10 +107,15 @@ def test_exports(q4, tmp_path):
           "--export-llama-bench", str(tmp_path / "lb.json"))
     entries = json.loads((tmp_path / "lb.json").read_text())
     assert [(e["n_prompt"], e["n_gen"]) for e in entries] == [(16, 0), (0, 4)]
-    for field in ("build_commit", "model_type", "model_size", "model_n_params", "n_threads", "n_gpu_layers",
-                  "n_batch", "n_ubatch", "type_k", "type_v", "flash_attn", "n_depth", "avg_ns", "stddev_ns",
-                  "avg_ts", "stddev_ts", "samples_ns", "samples_ts"):
+    # the keys llama.cpp's compare-llama-bench.py requires, plus the figures it compares
+    for field in ("cpu_info", "gpu_info", "backends", "n_gpu_layers", "n_cpu_moe", "tensor_buft_overrides",
+                  "model_filename", "model_type", "n_batch", "n_ubatch", "embeddings", "cpu_mask", "cpu_strict",
+                  "poll", "n_threads", "type_k", "type_v", "load_mode", "no_kv_offload", "split_mode", "main_gpu",
+                  "tensor_split", "flash_attn", "n_prompt", "n_gen", "n_depth", "fit_target", "fit_min_ctx",
+                  "build_commit", "test_time", "avg_ts", "model_size", "model_n_params", "avg_ns", "stddev_ns",
+                  "stddev_ts", "samples_ns", "samples_ts"):
         assert field in entries[0], field
+    assert entries[0]["model_type"].startswith("llama ")
     assert entries[1]["avg_ts"] == pytest.approx(sum(entries[1]["samples_ts"]) / 2)
     as_json = bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path), "--format", "json")
     assert json.loads(as_json.stdout)[0]["status"] == "ok"

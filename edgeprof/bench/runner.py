@@ -168,6 +168,7 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
     sweep.record({
         "schema": SCHEMA, "cell": sweep.key(cell, loaded.info), "status": "ok",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": loaded.info,
+        "model_desc": loaded.model.description(), "model_tensor_bytes": loaded.model.size_bytes,
         "settings": {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label},
         "metrics": {**summarize_timings(reps, n_prompt), "tokenize_ms": tokenize_ms},
         "load_seconds": round(loaded.model.load_seconds, 4), "resources": resources, "sampler": monitor.overhead,
