@@ -34,6 +34,7 @@ class ContextSettings:
     flash_attn: bool | None = field(default=None, metadata={"help": "flash attention on/off; None: auto"})
     type_k: str = field(default="f16", metadata={"help": "KV cache type for K"})
     type_v: str = field(default="f16", metadata={"help": "KV cache type for V"})
+    n_seq_max: int = field(default=1, metadata={"help": "sequences (scoring copies a shared prefix to seq 1)"})
 
 
 class Model:
@@ -118,6 +119,8 @@ class Context:
         params.type_k = CACHE_TYPES[settings.type_k]
         params.type_v = CACHE_TYPES[settings.type_v]
         params.no_perf = True
+        params.n_seq_max = settings.n_seq_max
+        params.kv_unified = settings.n_seq_max > 1  # one KV buffer: copying a sequence only retags cells
         params.flash_attn_type = {None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
                                   True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
                                   False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED}[settings.flash_attn]
@@ -142,21 +145,23 @@ class Context:
 
         llama_cpp.llama_memory_clear(self.memory, True)
 
-    def _fill(self, tokens, start_pos: int, want_logits: bool) -> None:
+    def _fill(self, tokens, start_pos: int, want_logits: bool, all_logits: bool, seq: int) -> None:
         b = self.batch
         n = len(tokens)
         for i, token in enumerate(tokens):
             b.token[i] = token
             b.pos[i] = start_pos + i
             b.n_seq_id[i] = 1
-            b.seq_id[i][0] = 0
-            b.logits[i] = 0
-        b.logits[n - 1] = 1 if want_logits else 0
+            b.seq_id[i][0] = seq
+            b.logits[i] = 1 if all_logits else 0
+        if want_logits:
+            b.logits[n - 1] = 1
         b.n_tokens = n
 
-    def decode(self, tokens, start_pos: int, want_logits: bool = True) -> int:
+    def decode(self, tokens, start_pos: int, want_logits: bool = True, all_logits: bool = False,
+               seq: int = 0) -> int:
         """Decode ``tokens`` (at most n_batch) at ``start_pos``; returns the nanoseconds it took."""
-        self._fill(tokens, start_pos, want_logits)
+        self._fill(tokens, start_pos, want_logits, all_logits, seq)
         clock = time.perf_counter_ns
         started = clock()
         code = self._decode(self.ptr, self.batch)
@@ -197,6 +202,19 @@ class Context:
     def logits(self) -> np.ndarray:
         """The last decoded token's logits (a view, valid until the next decode)."""
         return np.ctypeslib.as_array(self._logits(self.ptr, -1), shape=(self.model.n_vocab,))
+
+    def all_logits(self, n_outputs: int) -> np.ndarray:
+        """Logits of every output of the last decode, in batch order (a view: copy to keep)."""
+        import llama_cpp
+
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(self.ptr), shape=(n_outputs, self.model.n_vocab))
+
+    def copy_sequence(self, source: int, dest: int) -> None:
+        """Make ``dest`` share ``source``'s cached tokens (after dropping whatever ``dest`` held)."""
+        import llama_cpp
+
+        llama_cpp.llama_memory_seq_rm(self.memory, dest, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self.memory, source, dest, -1, -1)
 
     def close(self) -> None:
         import llama_cpp

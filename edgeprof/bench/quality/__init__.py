@@ -1,0 +1,1 @@
+"""Quality: task accuracy by log-likelihood (lm-eval semantics), perplexity and KL-divergence."""
