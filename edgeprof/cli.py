@@ -76,8 +76,6 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
     edgeprof convert model-F16.gguf --quant Q4_0 --out quantized/
     """
     from edgeprof import llamacpp
-
-    llamacpp.preload()
     from edgeprof.quantize import commands
 
     if list_levels:
@@ -144,8 +142,6 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
     edgeprof bench model.gguf --prompt-file prompt.txt --chat -n 256
     """
     from edgeprof import llamacpp
-
-    llamacpp.preload()
     from edgeprof.bench import commands
     from edgeprof.bench.sweep import SweepSpec, _cores
 

@@ -28,7 +28,7 @@ def preload() -> None:
 
     Measured on the H100 device with a CUDA build: when numpy (with its bundled OpenBLAS) is
     imported before libllama, ``llama_model_load_from_file`` segfaults; the other order works.
-    Commands that reach llama.cpp call this first.
+    ``edgeprof.bench.engine`` (where models are loaded) calls this at import, before numpy.
     """
     import llama_cpp  # noqa: F401
 

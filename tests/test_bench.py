@@ -190,7 +190,7 @@ def test_seeded_sampling_is_reproducible_and_greedy_is_argmax(q4):
     import numpy as np
 
     from edgeprof.bench.engine import Context, ContextSettings, Model
-    from edgeprof.bench.measure import Sampler, greedy
+    from edgeprof.bench.measure import TokenSampler as Sampler, greedy
 
     with Model(q4) as model, Context(model, ContextSettings(n_ctx=64, n_threads=2)) as ctx:
         ctx.prefill([1, 2, 3, 4], 0)

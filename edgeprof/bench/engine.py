@@ -162,14 +162,7 @@ class Context:
                seq: int = 0) -> int:
         """Decode ``tokens`` (at most n_batch) at ``start_pos``; returns the nanoseconds it took."""
         self._fill(tokens, start_pos, want_logits, all_logits, seq)
-        clock = time.perf_counter_ns
-        started = clock()
-        code = self._decode(self.ptr, self.batch)
-        self._sync(self.ptr)
-        elapsed = clock() - started
-        if code != 0:
-            raise fail("decode_failed", path=self.model.path, code=code, pos=start_pos)
-        return elapsed
+        return self._timed_decode(start_pos)
 
     def decode_one(self, token: int, pos: int) -> int:
         """The per-token step: one token in, logits out; nothing but decode and the clock is timed."""
@@ -180,9 +173,13 @@ class Context:
         b.seq_id[0][0] = 0
         b.logits[0] = 1
         b.n_tokens = 1
+        return self._timed_decode(pos)
+
+    def _timed_decode(self, pos: int) -> int:
+        """The only timed region: llama_decode + llama_synchronize between two clock reads."""
         clock = time.perf_counter_ns
         started = clock()
-        code = self._decode(self.ptr, b)
+        code = self._decode(self.ptr, self.batch)
         self._sync(self.ptr)
         elapsed = clock() - started
         if code != 0:

@@ -51,7 +51,7 @@ def greedy(ctx: Context) -> int:
     return int(np.argmax(ctx.logits()))
 
 
-class Sampler:
+class TokenSampler:
     """Greedy, or softmax sampling at a temperature from a seeded generator (reproducible runs)."""
 
     def __init__(self, temperature: float, seed: int):
@@ -116,6 +116,6 @@ def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, m
     depth = random_prompt(workload.n_depth, n_vocab, workload.seed + 1) if workload.n_depth else []
     if workload.warmup:
         run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False)
-    sample = Sampler(workload.temperature, workload.seed)
+    sample = TokenSampler(workload.temperature, workload.seed)
     return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor, sample)
             for _ in range(workload.repetitions)]

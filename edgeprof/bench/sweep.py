@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from edgeprof.bench.engine import ContextSettings
 from edgeprof.bench.measure import Workload
-from edgeprof.errors import EdgeprofError, fail
+from edgeprof.errors import fail
 
 
 def _cores() -> int:

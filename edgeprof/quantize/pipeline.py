@@ -16,7 +16,6 @@ from typing import Callable
 
 from edgeprof import __version__
 from edgeprof.atomic import atomic_output, atomic_write_text
-from edgeprof.errors import fail
 
 Reporter = Callable[[str], None]
 

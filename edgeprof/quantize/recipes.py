@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from edgeprof.errors import did_you_mean, fail
 from edgeprof.paths import data_dir
@@ -37,7 +36,3 @@ def load_recipe(name: str) -> Recipe:
     except Exception as exc:
         raise fail("toml_value", path=path, where="levels", detail=str(exc)) from None
     return Recipe(name=name, levels=resolved, description=str(data.get("description", "")))
-
-
-def recipe_path(name: str) -> Path:
-    return data_dir("quantize") / f"{name}.toml"

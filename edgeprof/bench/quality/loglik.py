@@ -27,30 +27,23 @@ class ChoiceScore:
     n_tokens: int
 
 
-def split_tokens(ctx: Context, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """lm-eval's split: encode context+continuation whole, the continuation is what follows the
-    context's own encoding (so a leading space merges with the word as the tokenizer would)."""
-    model = ctx.model
-    whole = model.tokenize(context + continuation, add_special=True)
-    ctx_tokens = model.tokenize(context, add_special=True)
-    n = len(ctx_tokens)
-    if whole[:n] != ctx_tokens:  # the boundary merged differently: fall back to separate encodings
-        return ctx_tokens, model.tokenize(continuation, add_special=False)
-    return ctx_tokens, whole[n:]
+def continuation_tokens(ctx: Context, context: str, prefix: list[int], continuation: str) -> list[int]:
+    """lm-eval's split: encode context+continuation whole; the continuation is what follows the
+    context's own encoding ``prefix`` (so a leading space merges with the word as the tokenizer
+    would). Where the boundary merged differently, the continuation is encoded on its own."""
+    whole = ctx.model.tokenize(context + continuation, add_special=True)
+    if whole[:len(prefix)] != prefix:
+        return ctx.model.tokenize(continuation, add_special=False)
+    return whole[len(prefix):]
 
 
 def score_choices(ctx: Context, context: str, continuations: list[str]) -> list[ChoiceScore]:
-    pairs = [split_tokens(ctx, context, c) for c in continuations]
-    # The shared prefix is the context encoding; choices whose boundary merged differently are
-    # rare and scored with the same prefix (lm-eval does the same per request).
-    prefix = pairs[0][0]
+    prefix = ctx.model.tokenize(context, add_special=True)
     ctx.clear()
     ctx.prefill(prefix, 0, want_logits=True)
     first = log_softmax(ctx.logits())
-    scores = []
-    for _, cont in pairs:
-        scores.append(_continuation(ctx, len(prefix), first, cont))
-    return scores
+    return [_continuation(ctx, len(prefix), first, continuation_tokens(ctx, context, prefix, c))
+            for c in continuations]
 
 
 def _continuation(ctx: Context, start: int, first: np.ndarray, cont: list[int]) -> ChoiceScore:
