@@ -95,7 +95,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 
 
 @cli.command()
-@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("models", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--threads", "-t", help="CPU threads, a list: 1,2,4 [default: all cores].")
 @click.option("--ngl", default="0", show_default=True, help="GPU layers, a list: 0,8,all.")
 @click.option("--prompt-tokens", "-p", default="512", show_default=True, help="Prompt lengths: 64,512,2048.")
@@ -126,11 +126,30 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
               help="Resource sampling period in seconds.")
 @click.option("--samplers", default="all", show_default=True,
               help="Resource samplers: all, none, or a list of process,nvml,tegrastats,rapl,raspberry_pi.")
+@click.option("--tasks", metavar="NAMES", help="Accuracy tasks: mmlu,mmlu_cloze,hellaswag,sst2,... "
+              "(see --list-tasks) or task .toml files.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N examples per task (a --seed sample).")
+@click.option("--shots", type=click.IntRange(min=0), help="Few-shot examples per question [default: the task's].")
+@click.option("--task-source", metavar="NAME", help="Take task data from this source of the task file (e.g. hub).")
+@click.option("--task-data", metavar="TASK=PATH", multiple=True,
+              help="Task data from a folder in the task's own format (CMMLU CSVs, GLUE SST-2, ARC JSONL).")
+@click.option("--task-ctx", type=click.IntRange(min=64), default=2048, show_default=True,
+              help="Context size for tasks; longer prompts lose their oldest tokens.")
+@click.option("--ppl", "corpus", metavar="CORPUS", help="Perplexity over a text corpus: gsm8k_text (offline), "
+              "wikitext2 (hub) or a text file.")
+@click.option("--ppl-ctx", type=click.IntRange(min=16), default=512, show_default=True,
+              help="Perplexity window (as llama-perplexity -c).")
+@click.option("--ppl-chunks", type=click.IntRange(min=1), help="At most N perplexity windows.")
+@click.option("--kld-baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --ppl: the F16/BF16 file each model's KL-divergence is measured against.")
+@click.option("--no-speed", is_flag=True, help="Only the tasks/perplexity, no speed sweep.")
+@click.option("--list-tasks", is_flag=True, help="List the tasks and their data sources, then exit.")
 @click.option("--no-progress", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
 def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
           repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, force, fmt, export_llama_bench, interval,
-          samplers, no_progress, verbose) -> None:
+          samplers, tasks, limit, shots, task_source, task_data, task_ctx, corpus, ppl_ctx, ppl_chunks, kld_baseline,
+          no_speed, list_tasks, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
 
     Every combination of the listed settings is one cell; each cell is appended to
@@ -140,11 +159,24 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
     edgeprof bench models/SmolLM2-135M-Instruct-Q4_K_M.gguf
     edgeprof bench models/*.gguf -t 1,2,4 -p 64,512 -n 128 --ngl 0,all
     edgeprof bench model.gguf --prompt-file prompt.txt --chat -n 256
+    edgeprof bench models/*.gguf --tasks mmlu_cloze,hellaswag --limit 200 --no-speed
+    edgeprof bench models/*.gguf --ppl gsm8k_text --kld-baseline models/SmolLM2-135M-Instruct-F16.gguf
     """
     from edgeprof import llamacpp
     from edgeprof.bench import commands
     from edgeprof.bench.sweep import SweepSpec, _cores
 
+    if list_tasks:
+        from edgeprof.bench.tasks.listing import describe_tasks
+
+        click.echo(describe_tasks())
+        return
+    if not models:
+        raise click.UsageError("give one or more GGUF files")
+    if kld_baseline and not corpus:
+        raise click.UsageError("--kld-baseline needs --ppl CORPUS")
+    if no_speed and not (tasks or corpus):
+        raise click.UsageError("--no-speed leaves nothing to do: add --tasks or --ppl")
     llamacpp.init(verbose)
     spec = SweepSpec(
         models=commands.check_models(models),
@@ -159,7 +191,17 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
         prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, temperature=temperature,
         seed=seed, force=force,
         rerun=rerun, sampler_interval=interval, samplers=commands.sampler_list(samplers))
-    commands.run(spec, results, fmt, export_llama_bench, progress=not no_progress)
+    quality = None
+    if tasks or corpus:
+        from edgeprof.bench.quality.run import QualitySpec
+
+        quality = QualitySpec(
+            tasks=commands.name_list(tasks), limit=limit, shots=shots, seed=seed, source=task_source,
+            folders=commands.task_folders(task_data), task_ctx=task_ctx, corpus=corpus, ppl_ctx=ppl_ctx,
+            ppl_chunks=ppl_chunks, kld_baseline=commands.check_models((kld_baseline,))[0] if kld_baseline else None,
+            threads=spec.threads[0], n_gpu_layers=spec.n_gpu_layers[0], rerun=rerun)
+    commands.run(spec, results, fmt, export_llama_bench, progress=not no_progress, quality=quality,
+                 speed=not no_speed)
 
 
 def main() -> None:

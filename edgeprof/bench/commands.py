@@ -68,16 +68,47 @@ def check_models(paths: tuple[Path, ...]) -> tuple[Path, ...]:
     return paths
 
 
-def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress: bool) -> None:
-    from tqdm import tqdm
+def task_folders(pairs: tuple[str, ...]) -> dict[str, Path]:
+    """--task-data NAME=PATH, repeatable."""
+    folders = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise fail("bad_sweep", option="--task-data", detail=f"{pair!r}: write TASK=PATH")
+        folders[name.strip()] = Path(path)
+    return folders
 
-    from edgeprof.bench import export
-    from edgeprof.bench.runner import run_sweep
+
+def name_list(text: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip())) if text else ()
+
+
+def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress: bool, quality=None,
+        speed: bool = True) -> None:
     from edgeprof.bench.store import ResultStore
-    from edgeprof.bench.sweep import plan
 
     store = ResultStore(results)
     rows: list[dict] = []
+    try:
+        if speed:
+            _run_speed(spec, store, rows, progress)
+        if quality is not None:
+            from edgeprof.bench.quality.run import run_quality
+
+            run_quality(quality, spec.models, store, rows.append, progress)
+    except KeyboardInterrupt:
+        click.echo(f"\nInterrupted: {len(rows)} rows were saved to {store.path} (task answers so far in "
+                   f"{store.folder / 'tasks'}); rerun the same command to resume.", err=True)
+        raise SystemExit(130) from None
+    _print(rows, store, fmt, export_llama_bench, speed)
+
+
+def _run_speed(spec, store, rows: list[dict], progress: bool) -> None:
+    from tqdm import tqdm
+
+    from edgeprof.bench.runner import run_sweep
+    from edgeprof.bench.sweep import plan
+
     skipped = []
     with tqdm(total=len(plan(spec)), desc="bench", unit="cell", disable=not progress or None) as bar:
         def on_row(row: dict) -> None:
@@ -88,20 +119,28 @@ def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress
             skipped.append(cell)
             bar.update(1)
 
-        try:
-            run_sweep(spec, store, on_row, on_skip)
-        except KeyboardInterrupt:
-            click.echo(f"\nInterrupted: {len(rows)} cells were saved to {store.path}; "
-                       "rerun the same command to resume.", err=True)
-            raise SystemExit(130) from None
+        run_sweep(spec, store, on_row, on_skip)
     if skipped:
         click.echo(f"skipped {len(skipped)} cells already in {store.path} (use --rerun to measure them again)", err=True)
-    shown = rows or [r for r in store.rows()]
+
+
+def _print(rows: list[dict], store, fmt: str, export_llama_bench: Path | None, speed: bool) -> None:
+    from edgeprof.bench import export
+
+    shown = rows or list(store.rows())
+    speed_rows = export.of_kind(shown, "speed")
     printers = {"table": export.table, "json": export.to_json, "csv": export.to_csv, "md": export.to_markdown}
-    click.echo(printers[fmt](shown))
+    if fmt == "json":
+        click.echo(export.to_json(shown))
+    else:
+        if speed and speed_rows:
+            click.echo(printers[fmt](speed_rows))
+        for kind, printer in (("task", export.task_table), ("perplexity", export.ppl_table)):
+            if export.of_kind(shown, kind):
+                click.echo("\n" + printer([r for r in export.of_kind(shown, kind) if r.get("status") == "ok"]))
     if export_llama_bench:
         from edgeprof.atomic import atomic_write_text
 
-        atomic_write_text(export_llama_bench, json.dumps(export.to_llama_bench(shown), indent=1))
+        atomic_write_text(export_llama_bench, json.dumps(export.to_llama_bench(speed_rows), indent=1))
         click.echo(f"llama-bench JSON written to {export_llama_bench}", err=True)
     click.echo(f"results: {store.path}", err=True)

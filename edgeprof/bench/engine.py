@@ -90,6 +90,25 @@ class Model:
             n = llama_cpp.llama_tokenize(self.vocab, raw, len(raw), buf, len(buf), add_special, True)
         return list(buf[:n])
 
+    def bos(self) -> int | None:
+        """The BOS token when this model's tokenizer adds one (llama-perplexity starts windows with it)."""
+        import llama_cpp
+
+        if not llama_cpp.llama_vocab_get_add_bos(self.vocab):
+            return None
+        return int(llama_cpp.llama_vocab_bos(self.vocab))
+
+    def piece(self, token: int) -> bytes:
+        """The bytes a token stands for (special tokens rendered as text)."""
+        import llama_cpp
+
+        buf = ctypes.create_string_buffer(128)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, True)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, True)
+        return buf.raw[:n]
+
     def close(self) -> None:
         import llama_cpp
 
@@ -145,24 +164,44 @@ class Context:
 
         llama_cpp.llama_memory_clear(self.memory, True)
 
-    def _fill(self, tokens, start_pos: int, want_logits: bool, all_logits: bool, seq: int) -> None:
+    def _put(self, i: int, token: int, pos: int, seq: int, logits: bool) -> None:
         b = self.batch
+        b.token[i] = token
+        b.pos[i] = pos
+        b.n_seq_id[i] = 1
+        b.seq_id[i][0] = seq
+        b.logits[i] = logits
+
+    def _fill(self, tokens, start_pos: int, want_logits: bool, all_logits: bool, seq: int) -> None:
         n = len(tokens)
         for i, token in enumerate(tokens):
-            b.token[i] = token
-            b.pos[i] = start_pos + i
-            b.n_seq_id[i] = 1
-            b.seq_id[i][0] = seq
-            b.logits[i] = 1 if all_logits else 0
+            self._put(i, token, start_pos + i, seq, all_logits)
         if want_logits:
-            b.logits[n - 1] = 1
-        b.n_tokens = n
+            self.batch.logits[n - 1] = 1
+        self.batch.n_tokens = n
 
     def decode(self, tokens, start_pos: int, want_logits: bool = True, all_logits: bool = False,
                seq: int = 0) -> int:
         """Decode ``tokens`` (at most n_batch) at ``start_pos``; returns the nanoseconds it took."""
         self._fill(tokens, start_pos, want_logits, all_logits, seq)
         return self._timed_decode(start_pos)
+
+    def decode_sequences(self, parts: list[tuple[list[int], int, int]]) -> int:
+        """Several sequences in one llama_decode, every token with logits: ``(tokens, start_pos, seq)``
+        each, at most n_batch tokens in all. Logits come back in the order of ``parts``."""
+        i = 0
+        for tokens, start, seq in parts:
+            for j, token in enumerate(tokens):
+                self._put(i, token, start + j, seq, True)
+                i += 1
+        self.batch.n_tokens = i
+        return self._timed_decode(parts[0][1] if parts else 0)
+
+    def drop(self, seq: int, from_pos: int = -1) -> None:
+        """Forget ``seq``'s cached tokens at positions >= ``from_pos`` (all of them by default)."""
+        import llama_cpp
+
+        llama_cpp.llama_memory_seq_rm(self.memory, seq, from_pos, -1)
 
     def decode_one(self, token: int, pos: int) -> int:
         """The per-token step: one token in, logits out; nothing but decode and the clock is timed."""
@@ -210,7 +249,7 @@ class Context:
         """Make ``dest`` share ``source``'s cached tokens (after dropping whatever ``dest`` held)."""
         import llama_cpp
 
-        llama_cpp.llama_memory_seq_rm(self.memory, dest, -1, -1)
+        self.drop(dest)
         llama_cpp.llama_memory_seq_cp(self.memory, source, dest, -1, -1)
 
     def close(self) -> None:

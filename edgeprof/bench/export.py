@@ -13,6 +13,47 @@ def _pm(mean, std, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if std is not None else f"{mean:.{digits}f}"
 
 
+def kind_of(row: dict) -> str:
+    """speed (a timed sweep cell), task (accuracy) or perplexity; rows before kinds existed are speed."""
+    return row.get("kind", "speed")
+
+
+def of_kind(rows: list[dict], kind: str) -> list[dict]:
+    return [r for r in rows if kind_of(r) == kind]
+
+
+def _aligned(lines: list[list[str]]) -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+
+
+def _num(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def task_table(rows: list[dict]) -> str:
+    lines = [["model", "level", "task", "shots", "n", "acc", "acc_norm", "macro", "F1 / EM", "q/s"]]
+    for row in rows:
+        m, t, model = row["metrics"], row["task"], row["model"]
+        headline = m.get("f1") if "f1" in m else m.get("exact_match")
+        lines.append([model["file"], model.get("level") or "?", t["name"], str(t["shots"]), str(m["n"]),
+                      _pm(m.get("acc"), m.get("acc_stderr"), 3) if "acc" in m else "-", _num(m.get("acc_norm")),
+                      _num(m.get("acc_macro")), _num(headline), _num(row["eval"].get("examples_per_s"), 1)])
+    return _aligned(lines)
+
+
+def ppl_table(rows: list[dict]) -> str:
+    lines = [["model", "level", "bits/w", "corpus", "tokens", "ppl", "Δppl", "KLD mean", "median", "p99",
+              "same top"]]
+    for row in rows:
+        m, model = row["metrics"], row["model"]
+        lines.append([model["file"], model.get("level") or "?", _num(model.get("bits_per_weight"), 2),
+                      row["corpus"].split(" ")[0], str(m["ppl_tokens"]), _num(m["ppl"]), _num(m.get("ppl_delta")),
+                      _num(m.get("kld_mean"), 4), _num(m.get("kld_median"), 4), _num(m.get("kld_p99"), 4),
+                      _num(m.get("same_top_token_rate"))])
+    return _aligned(lines)
+
+
 def flat(row: dict) -> dict:
     """One flat dict per row: the columns of CSV/Markdown exports."""
     m, s, mem, model = row.get("metrics", {}), row.get("settings", {}), row.get("memory", {}), row.get("model", {})
@@ -61,8 +102,7 @@ def table(rows: list[dict]) -> str:
             "-" if f["peak_rss_mb"] is None else f"{f['peak_rss_mb']:.0f}",
             "-" if f["estimate_total_rss_mb"] is None else f"{f['estimate_total_rss_mb']:.0f}",
         ])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+    return _aligned(lines)
 
 
 def to_json(rows: list[dict]) -> str:
@@ -94,7 +134,7 @@ def to_llama_bench(rows: list[dict]) -> list[dict]:
     so llama.cpp's scripts/compare-llama-bench.py can read edgeprof results."""
     entries = []
     for row in rows:
-        if row.get("status") != "ok":
+        if row.get("status") != "ok" or kind_of(row) != "speed":
             continue
         s, m, sysinfo, model = row["settings"], row["metrics"], row["system"], row["model"]
         gpu = ", ".join(g["name"] for g in sysinfo.get("gpus", []))

@@ -166,7 +166,7 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
     n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
     resources = {"load": loaded.load_resources, **summarize_resources(monitor.readings)}
     sweep.record({
-        "schema": SCHEMA, "cell": sweep.key(cell, loaded.info), "status": "ok",
+        "schema": SCHEMA, "kind": "speed", "cell": sweep.key(cell, loaded.info), "status": "ok",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": loaded.info,
         "model_desc": loaded.model.description(), "model_tensor_bytes": loaded.model.size_bytes,
         "settings": {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label},
@@ -207,6 +207,6 @@ def _energy(resources: dict, reps, n_prompt: int) -> dict:
 
 
 def _failed_row(cell: Cell, info: dict, system: dict, key: str, error: str) -> dict:
-    return {"schema": SCHEMA, "cell": key, "status": "failed", "error": error,
+    return {"schema": SCHEMA, "kind": "speed", "cell": key, "status": "failed", "error": error,
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": info, "settings": settings_of(cell),
             "system": system}

@@ -21,13 +21,16 @@ def looks_like_repo_id(text: str) -> bool:
     return bool(REPO_ID.match(text)) and not text.startswith((".", "/"))
 
 
-def download(repo_id: str, revision: str | None = None) -> Path:
-    """snapshot_download with hub errors turned into one line (HF_TOKEN and HF_HUB_OFFLINE honoured)."""
+def download(repo_id: str, revision: str | None = None, patterns: list[str] | None = None,
+             repo_type: str = "model") -> Path:
+    """snapshot_download of the files matching ``patterns`` (default: what conversion reads), with hub
+    errors turned into one line (HF_TOKEN and HF_HUB_OFFLINE honoured)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hub_errors
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=CONVERT_FILES))
+        return Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type,
+                                      allow_patterns=patterns or CONVERT_FILES))
     except hub_errors.GatedRepoError:
         raise fail("hub_gated", repo=repo_id) from None
     except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError):

@@ -1,13 +1,18 @@
 """Log-likelihood of answer continuations, the way lm-evaluation-harness scores multiple choice.
 
-The context is decoded once into sequence 0; each choice is scored in sequence 1 after copying
-sequence 0's cache into it (llama_memory_seq_cp retags cells in a unified KV cache: no recompute),
-so a question with four choices costs one prompt evaluation plus four short continuations.
+Cost is kept to what the answer needs:
+- the context is decoded into sequence 0, and only the part that differs from the previous
+  question's context (``PrefixCache``): k-shot prompts of one subject share their shots, so a
+  5-shot question costs about as much as a zero-shot one;
+- the choices are scored together in one batch, choice i in sequence i + 1 after copying
+  sequence 0 into it (llama_memory_seq_cp retags cells in a unified KV cache: no recompute);
+- a one-token continuation (letter answers) needs no decode at all: the context's last logits
+  already give its probability.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +32,34 @@ class ChoiceScore:
     n_tokens: int
 
 
+@dataclass
+class PrefixCache:
+    """What sequence 0 of the context holds, so the next prompt decodes only its new tail."""
+    tokens: list[int] = field(default_factory=list)
+    decoded: int = 0  # prompt tokens actually decoded (the rest were reused)
+    reused: int = 0
+
+    def extend(self, ctx: Context, prompt: list[int]) -> np.ndarray:
+        """Make sequence 0 hold exactly ``prompt``; return the log-probs after its last token."""
+        common = 0
+        for a, b in zip(self.tokens, prompt):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(prompt) - 1)  # the last token is decoded again for its logits
+        for seq in range(1, ctx.settings.n_seq_max):
+            ctx.drop(seq)
+        ctx.drop(0, common)
+        ctx.prefill(prompt[common:], common, want_logits=True)
+        self.tokens = list(prompt)
+        self.decoded += len(prompt) - common
+        self.reused += common
+        return log_softmax(ctx.logits())
+
+    def forget(self) -> None:
+        self.tokens = []
+
+
 def continuation_tokens(ctx: Context, context: str, prefix: list[int], continuation: str) -> list[int]:
     """lm-eval's split: encode context+continuation whole; the continuation is what follows the
     context's own encoding ``prefix`` (so a leading space merges with the word as the tokenizer
@@ -37,27 +70,50 @@ def continuation_tokens(ctx: Context, context: str, prefix: list[int], continuat
     return whole[len(prefix):]
 
 
-def score_choices(ctx: Context, context: str, continuations: list[str]) -> list[ChoiceScore]:
+def score_choices(ctx: Context, context: str, continuations: list[str],
+                  cache: PrefixCache | None = None, max_prefix: int | None = None) -> list[ChoiceScore]:
+    """Score every continuation after ``context``. ``max_prefix`` keeps only the context's last
+    tokens (left truncation, as lm-eval) so the prompt and its answers fit the context window."""
+    cache = cache or PrefixCache()
     prefix = ctx.model.tokenize(context, add_special=True)
-    ctx.clear()
-    ctx.prefill(prefix, 0, want_logits=True)
-    first = log_softmax(ctx.logits())
-    return [_continuation(ctx, len(prefix), first, continuation_tokens(ctx, context, prefix, c))
-            for c in continuations]
+    conts = [continuation_tokens(ctx, context, prefix, c) for c in continuations]
+    if max_prefix is not None and len(prefix) > max_prefix:
+        prefix = prefix[len(prefix) - max_prefix:]
+    first = cache.extend(ctx, prefix)
+    tails = _score_tails(ctx, len(prefix), conts)
+    return [_combine(first, cont, tail) for cont, tail in zip(conts, tails)]
 
 
-def _continuation(ctx: Context, start: int, first: np.ndarray, cont: list[int]) -> ChoiceScore:
+def _score_tails(ctx: Context, start: int, conts: list[list[int]]) -> list[np.ndarray | None]:
+    """Log-prob rows for every continuation token after the first, all choices in as few decodes
+    as the batch allows (one, usually)."""
+    tails: list[np.ndarray | None] = [None] * len(conts)
+    pending = [(i, c[:-1]) for i, c in enumerate(conts) if len(c) > 1]
+    while pending:
+        batch, used = [], 0
+        while pending and (not batch or used + len(pending[0][1]) <= ctx.settings.n_batch) \
+                and len(batch) < ctx.settings.n_seq_max - 1:
+            batch.append(pending.pop(0))
+            used += len(batch[-1][1])
+        for slot, _ in enumerate(batch):
+            ctx.copy_sequence(0, slot + 1)
+        ctx.decode_sequences([(tokens, start, slot + 1) for slot, (_, tokens) in enumerate(batch)])
+        rows = log_softmax(ctx.all_logits(used))
+        offset = 0
+        for index, tokens in batch:
+            tails[index] = rows[offset:offset + len(tokens)]
+            offset += len(tokens)
+    return tails
+
+
+def _combine(first: np.ndarray, cont: list[int], tail: np.ndarray | None) -> ChoiceScore:
     if not cont:
         return ChoiceScore(0.0, True, 0)
     logprob = float(first[cont[0]])
     greedy = int(first.argmax()) == cont[0]
-    if len(cont) > 1:
-        ctx.copy_sequence(0, 1)
-        ctx.decode(cont[:-1], start, want_logits=True, all_logits=True, seq=1)
-        rows = log_softmax(ctx.all_logits(len(cont) - 1))
-        for i, token in enumerate(cont[1:]):
-            logprob += float(rows[i, token])
-            greedy = greedy and int(rows[i].argmax()) == token
+    for i, token in enumerate(cont[1:]):
+        logprob += float(tail[i, token])
+        greedy = greedy and int(tail[i].argmax()) == token
     return ChoiceScore(logprob, greedy, len(cont))
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from edgeprof.bench.engine import Context
+from edgeprof.errors import fail
 from edgeprof.bench.quality.loglik import log_softmax
 
 
@@ -32,22 +34,24 @@ def windows(tokens: list[int], n_ctx: int, bos: int | None) -> list[list[int]]:
     return out
 
 
-def window_logprobs(ctx: Context, window: list[int]) -> np.ndarray:
-    """Log-probabilities (scored positions x vocab) for the second half of ``window``."""
+ROWS_PER_SLICE = 64  # log-softmax this many positions at a time: 64 x vocab float64 stays small
+
+
+def window_logprobs(ctx: Context, window: list[int]) -> Iterator[np.ndarray]:
+    """Log-probabilities of the second half of ``window``, in slices of scored positions x vocab
+    (the whole half at once would be n_ctx/2 x vocab float64: 100 MB for a 49k vocab at 512)."""
     ctx.clear()
     n = len(window)
     first = n // 2
-    rows = []
     step = ctx.settings.n_batch
     for begin in range(0, n, step):
         chunk = window[begin:begin + step]
         ctx.decode(chunk, begin, want_logits=True, all_logits=True)
         logits = ctx.all_logits(len(chunk))
-        for i in range(len(chunk)):
-            pos = begin + i
-            if first - 1 <= pos < n - 1:  # position pos predicts token pos + 1
-                rows.append(log_softmax(logits[i]))
-    return np.array(rows)
+        # position pos predicts token pos + 1; the scored positions are first - 1 .. n - 2
+        lo, hi = max(first - 1 - begin, 0), min(n - 1 - begin, len(chunk))
+        for row in range(lo, hi, ROWS_PER_SLICE):
+            yield log_softmax(logits[row:min(row + ROWS_PER_SLICE, hi)])
 
 
 @dataclass
@@ -57,18 +61,20 @@ class BaselineLogits:
     top_ids: np.ndarray  # (n, k) int32
     top_logprobs: np.ndarray  # (n, k) float32
     target_logprob: np.ndarray  # (n,) float64
+    tokens: np.ndarray | None = None  # the corpus as this tokenizer split it: a candidate must match
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial.npz")
         np.savez_compressed(tmp, top_ids=self.top_ids, top_logprobs=self.top_logprobs,
-                            target_logprob=self.target_logprob)
+                            target_logprob=self.target_logprob, tokens=self.tokens)
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> "BaselineLogits":
         with np.load(path) as data:
-            return cls(data["top_ids"], data["top_logprobs"], data["target_logprob"])
+            tokens = data["tokens"] if "tokens" in data.files and data["tokens"].ndim == 1 else None
+            return cls(data["top_ids"], data["top_logprobs"], data["target_logprob"], tokens)
 
 
 def _targets(window: list[int]) -> list[int]:
@@ -82,23 +88,34 @@ def evaluate(ctx: Context, tokens: list[int], n_ctx: int, bos: int | None, top_k
     top-k record so it can serve as a baseline."""
     ids, tops, target_lp, kld, same_top = [], [], [], [], []
     offset = 0
-    for window in windows(tokens, n_ctx, bos):
-        lp = window_logprobs(ctx, window)
-        targets = np.array(_targets(window))
-        own_target = lp[np.arange(len(targets)), targets]
-        top = np.argpartition(-lp, top_k, axis=1)[:, :top_k]
-        ids.append(top.astype(np.int32))
-        tops.append(np.take_along_axis(lp, top, axis=1).astype(np.float32))
-        target_lp.append(own_target)
-        if baseline is not None:
-            sl = slice(offset, offset + len(targets))
-            k, same = _kld(baseline.top_ids[sl], baseline.top_logprobs[sl], lp)
-            kld.append(k)
-            same_top.append(same)
-        offset += len(targets)
+    cut = windows(tokens, n_ctx, bos)
+    n_scored = sum(len(_targets(w)) for w in cut)
+    if baseline is not None and baseline.tokens is not None and not np.array_equal(baseline.tokens, tokens):
+        raise fail("vocab_differs", path=ctx.model.path)
+    if baseline is not None and len(baseline.target_logprob) != n_scored:
+        raise fail("baseline_mismatch", path="the KLD baseline",
+                   detail=f"{len(baseline.target_logprob)} scored tokens there, {n_scored} here")
+    for window in cut:
+        targets = _targets(window)
+        for lp in window_logprobs(ctx, window):
+            here = np.array(targets[:len(lp)])
+            targets = targets[len(lp):]
+            top = np.argpartition(-lp, top_k, axis=1)[:, :top_k]
+            ids.append(top.astype(np.int32))
+            tops.append(np.take_along_axis(lp, top, axis=1).astype(np.float32))
+            target_lp.append(lp[np.arange(len(here)), here])
+            if baseline is not None:
+                sl = slice(offset, offset + len(here))
+                k, same = _kld(baseline.top_ids[sl], baseline.top_logprobs[sl], lp)
+                kld.append(k)
+                same_top.append(same)
+            offset += len(here)
         if on_window:
             on_window()
-    record = BaselineLogits(np.concatenate(ids), np.concatenate(tops), np.concatenate(target_lp))
+    if not target_lp:
+        raise fail("corpus_too_short", what="corpus", n_tokens=len(tokens), n_ctx=n_ctx)
+    record = BaselineLogits(np.concatenate(ids), np.concatenate(tops), np.concatenate(target_lp),
+                            np.asarray(tokens, dtype=np.int32))
     nll = -record.target_logprob
     result = {"ppl": float(np.exp(nll.mean())), "ppl_tokens": int(nll.size),
               "nll_mean": float(nll.mean()), "nll_std_error": float(nll.std(ddof=1) / np.sqrt(nll.size))}

@@ -1,0 +1,74 @@
+"""Prompts from templates: the context a model reads and the continuation scored for each choice.
+
+Template fields are the example's text fields plus ``{group}`` and ``{lettered}`` (the choices as
+'A. ...' lines) in the context, and ``{choice}`` / ``{letter}`` in the continuation. Few-shot
+examples are whole solved questions before the one asked, joined by the task's separator. Shots
+are the same for every question of a group, so consecutive questions share a token prefix whose
+KV cache the scorer keeps (see ``score.PrefixCache``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from edgeprof.bench.tasks.definition import PromptDef, TaskDef
+from edgeprof.bench.tasks.examples import LETTERS, Example
+
+
+def _hellaswag(text: str) -> str:
+    """WikiHow contexts carry markup such as '[title]' and '[step]'; lm-eval strips it the same way."""
+    text = text.strip().replace(" [title]", ". ")
+    text = re.sub(r"\[.*?\]", "", text)
+    return text.replace("  ", " ")
+
+
+PREPROCESS: dict[str, Callable[[str], str]] = {"hellaswag": _hellaswag, "strip": str.strip}
+
+
+def _clean(prompt: PromptDef, text: str) -> str:
+    return PREPROCESS[prompt.preprocess](text) if prompt.preprocess else text
+
+
+def context_of(prompt: PromptDef, example: Example) -> str:
+    choices = [_clean(prompt, c) for c in example.choices]
+    fields = {k: _clean(prompt, v) for k, v in example.text.items()}
+    fields.update(group=example.group, lettered="\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)))
+    return prompt.context.format(**fields)
+
+
+def continuations_of(prompt: PromptDef, example: Example) -> list[str]:
+    return [prompt.continuation.format(choice=_clean(prompt, c), letter=LETTERS[i], **example.text)
+            for i, c in enumerate(example.choices)]
+
+
+def solved(task: TaskDef, example: Example) -> str:
+    """A shot: the question with its gold answer, as the model should learn to answer."""
+    prompt = task.prompt
+    if prompt.shot_answer is not None:
+        answer = prompt.shot_answer.format(**example.text)
+    elif isinstance(example.answer, int):
+        answer = continuations_of(prompt, example)[example.answer]
+    else:
+        answer = f" {example.answer}"
+    return context_of(prompt, example) + answer
+
+
+def build(task: TaskDef, example: Example, shots: list[Example]) -> str:
+    """The full context for ``example``: description, solved shots, then the question."""
+    prompt = task.prompt
+    head = prompt.description.format(group=example.group)
+    body = [solved(task, shot) for shot in shots] + [context_of(prompt, example)]
+    return head + prompt.separator.join(body)
+
+
+def choose_shots(pool: list[Example], example: Example, k: int, same_pool: bool) -> list[Example]:
+    """The first ``k`` examples of the example's group (lm-eval takes the dev split's first k).
+    Where shots come from the evaluated split itself (no dev split), the question is never its
+    own shot."""
+    if k == 0:
+        return []
+    group = [e for e in pool if e.group == example.group] or pool
+    if same_pool:
+        group = [e for e in group if e.id != example.id]
+    return group[:k]
