@@ -199,7 +199,8 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
             tasks=commands.name_list(tasks), limit=limit, shots=shots, seed=seed, source=task_source,
             folders=commands.task_folders(task_data), task_ctx=task_ctx, corpus=corpus, ppl_ctx=ppl_ctx,
             ppl_chunks=ppl_chunks, kld_baseline=commands.check_models((kld_baseline,))[0] if kld_baseline else None,
-            threads=spec.threads[0], n_gpu_layers=spec.n_gpu_layers[0], rerun=rerun)
+            threads=spec.threads[0], n_gpu_layers=spec.n_gpu_layers[0], flash_attn=bool(spec.flash_attn[0]),
+            rerun=rerun)
     commands.run(spec, results, fmt, export_llama_bench, progress=not no_progress, quality=quality,
                  speed=not no_speed)
 

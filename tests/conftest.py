@@ -48,3 +48,21 @@ def tiny_factory(tmp_path_factory):
         return built[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_levels(tiny_factory, tmp_path_factory):
+    """The tiny tied-embedding model quantized to ``levels``: {level: path}, F16 included."""
+    built: dict[tuple[str, ...], dict[str, Path]] = {}
+
+    def make(*levels: str) -> dict[str, Path]:
+        if levels not in built:
+            from edgeprof.quantize.pipeline import ConvertOptions, convert
+
+            _, _, f16 = tiny_factory(TinySpec(tied=True))
+            rows = convert(str(f16), ConvertOptions(levels=levels, out_dir=tmp_path_factory.mktemp("levels"),
+                                                    progress=False, threads=2), report=lambda _: None)
+            built[levels] = {"F16": f16, **{r.level: r.path for r in rows if r.level in levels}}
+        return built[levels]
+
+    return make

@@ -9,17 +9,11 @@ from click.testing import CliRunner
 
 from edgeprof.bench.store import ResultStore
 from edgeprof.cli import cli
-from edgeprof.quantize.pipeline import ConvertOptions, convert
-from tiny import TinySpec
 
 
 @pytest.fixture(scope="module")
-def q4(tiny_factory, tmp_path_factory):
-    _, _, f16 = tiny_factory(TinySpec(tied=True))
-    out = tmp_path_factory.mktemp("bench-models")
-    rows = convert(str(f16), ConvertOptions(levels=("Q4_0",), out_dir=out, progress=False, threads=2),
-                   report=lambda _: None)
-    return rows[1].path
+def q4(tiny_levels):
+    return tiny_levels("Q4_0")["Q4_0"]
 
 
 def bench(*args: str):

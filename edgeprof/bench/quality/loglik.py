@@ -4,8 +4,8 @@ Cost is kept to what the answer needs:
 - the context is decoded into sequence 0, and only the part that differs from the previous
   question's context (``PrefixCache``): k-shot prompts of one subject share their shots, so a
   5-shot question costs about as much as a zero-shot one;
-- the choices are scored together in one batch, choice i in sequence i + 1 after copying
-  sequence 0 into it (llama_memory_seq_cp retags cells in a unified KV cache: no recompute);
+- each choice is scored in its own sequence after copying sequence 0 into it (llama_memory_seq_cp
+  retags cells in a unified KV cache: no recompute), several per decode with flash attention;
 - a one-token continuation (letter answers) needs no decode at all: the context's last logits
   already give its probability.
 """
@@ -84,15 +84,28 @@ def score_choices(ctx: Context, context: str, continuations: list[str],
     return [_combine(first, cont, tail) for cont, tail in zip(conts, tails)]
 
 
+# Without flash attention, llama.cpp's logits for a continuation depend on which KV cells it lands in
+# (measured on the demo model: the same 13-token answer scored -34.39 in the cells right after the
+# prompt and -33.91 two slots further; a relative of ggml-org/llama.cpp#24962). So without flash
+# attention each choice is decoded alone, in the cells right after the prompt, which gives exactly
+# what a fresh evaluation of prompt + choice gives. With flash attention the result does not depend
+# on placement (measured), and short choices are packed into one decode, one sequence each.
+def _packing(ctx: Context) -> tuple[int, int]:
+    """(sequences, tokens) one decode may hold."""
+    if ctx.settings.flash_attn is True:
+        return ctx.settings.n_seq_max - 1, ctx.settings.n_batch
+    return 1, ctx.settings.n_batch
+
+
 def _score_tails(ctx: Context, start: int, conts: list[list[int]]) -> list[np.ndarray | None]:
-    """Log-prob rows for every continuation token after the first, all choices in as few decodes
-    as the batch allows (one, usually)."""
+    """Log-prob rows for every continuation token after the first, short choices packed together
+    into one decode, each in its own sequence."""
     tails: list[np.ndarray | None] = [None] * len(conts)
     pending = [(i, c[:-1]) for i, c in enumerate(conts) if len(c) > 1]
+    max_seqs, budget = _packing(ctx)
     while pending:
         batch, used = [], 0
-        while pending and (not batch or used + len(pending[0][1]) <= ctx.settings.n_batch) \
-                and len(batch) < ctx.settings.n_seq_max - 1:
+        while pending and (not batch or used + len(pending[0][1]) <= budget) and len(batch) < max_seqs:
             batch.append(pending.pop(0))
             used += len(batch[-1][1])
         for slot, _ in enumerate(batch):

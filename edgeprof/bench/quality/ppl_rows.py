@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from edgeprof.bench.quality.perplexity import BaselineLogits, evaluate
-from edgeprof.bench.quality.run import _Run, key_of, open_model
+from edgeprof.bench.quality.run import QualityRun, key_of, open_model
 from edgeprof.errors import fail
 
 
-def corpus_text(name: str, run: _Run) -> tuple[str, str]:
+def corpus_text(name: str, run: QualityRun) -> tuple[str, str]:
     """(text, description) of a corpus: a text file, or a task of kind 'text' rendered and joined."""
     path = Path(name)
     if path.is_file():
@@ -28,7 +28,7 @@ def corpus_text(name: str, run: _Run) -> tuple[str, str]:
     return text, f"{task.name} ({data.located.description})"
 
 
-def _tokens(model, text: str, run: _Run) -> list[int]:
+def _tokens(model, text: str, run: QualityRun) -> list[int]:
     tokens = model.tokenize(text, add_special=True)
     if run.spec.ppl_chunks is not None:
         tokens = tokens[: run.spec.ppl_chunks * run.spec.ppl_ctx]
@@ -37,7 +37,7 @@ def _tokens(model, text: str, run: _Run) -> list[int]:
     return tokens
 
 
-def _measure(run: _Run, path: Path, text: str, baseline: BaselineLogits | None):
+def _measure(run: QualityRun, path: Path, text: str, baseline: BaselineLogits | None):
     model, ctx = open_model(run, path, run.spec.ppl_ctx)
     with model, ctx:
         tokens = _tokens(model, text, run)
@@ -46,7 +46,7 @@ def _measure(run: _Run, path: Path, text: str, baseline: BaselineLogits | None):
         return result, record, time.perf_counter() - started
 
 
-def _baseline(run: _Run, text: str, corpus: str, infos: dict[Path, dict]) -> tuple[BaselineLogits, dict]:
+def _baseline(run: QualityRun, text: str, corpus: str, infos: dict[Path, dict]) -> tuple[BaselineLogits, dict]:
     """The baseline's record, from baselines/ when this file, corpus and window were done before."""
     from edgeprof.bench.runner import model_info
 
@@ -61,7 +61,7 @@ def _baseline(run: _Run, text: str, corpus: str, infos: dict[Path, dict]) -> tup
     return record, info
 
 
-def run_perplexity(run: _Run, infos: dict[Path, dict]) -> None:
+def run_perplexity(run: QualityRun, infos: dict[Path, dict]) -> None:
     text, corpus = corpus_text(run.spec.corpus, run)
     baseline, base_info = _baseline(run, text, corpus, infos) if run.spec.kld_baseline else (None, None)
     for path, info in infos.items():

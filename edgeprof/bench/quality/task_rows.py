@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from edgeprof.bench.quality.run import MAX_SEQUENCES, _Run, append_lines, key_of, open_model
+from edgeprof.bench.quality.run import MAX_SEQUENCES, QualityRun, append_lines, key_of, open_model
 from edgeprof.bench.tasks import score
 from edgeprof.bench.tasks.data import TaskData, load
 from edgeprof.bench.tasks.definition import load_task
@@ -21,7 +21,7 @@ FLUSH_EVERY = 16  # per-example lines written (and fsynced) in groups: a crash l
 class _Plan:
     """One task, ready to score: its data, the sample asked for, the few-shot pool."""
 
-    def __init__(self, run: _Run, name: str):
+    def __init__(self, run: QualityRun, name: str):
         spec = run.spec
         self.task = load_task(name)
         if self.task.kind == "text":
@@ -31,7 +31,7 @@ class _Plan:
         self.shots = self.task.shots if spec.shots is None else spec.shots
         self.pool = (self.data.dev or self.data.test).examples
 
-    def key(self, run: _Run, info: dict) -> str:
+    def key(self, run: QualityRun, info: dict) -> str:
         spec = run.spec
         return key_of(run, info, task=self.task.name, source=self.data.located.description, shots=self.shots,
                       limit=spec.limit, seed=spec.seed, task_ctx=spec.task_ctx)
@@ -40,7 +40,7 @@ class _Plan:
         return max((len(e.choices) for e in self.examples), default=1)
 
 
-def run_tasks(run: _Run, infos: dict[Path, dict]) -> None:
+def run_tasks(run: QualityRun, infos: dict[Path, dict]) -> None:
     plans = [_Plan(run, name) for name in run.spec.tasks]
     for path, info in infos.items():
         todo = [(p, p.key(run, info)) for p in plans]
@@ -54,7 +54,7 @@ def run_tasks(run: _Run, infos: dict[Path, dict]) -> None:
                 _evaluate(run, ctx, info, plan, key)
 
 
-def _evaluate(run: _Run, ctx, info: dict, plan: _Plan, key: str) -> None:
+def _evaluate(run: QualityRun, ctx, info: dict, plan: _Plan, key: str) -> None:
     from tqdm import tqdm
 
     details = run.store.folder / "tasks" / f"{key}.jsonl"
@@ -99,7 +99,7 @@ def _earlier(details: Path) -> dict[str, dict]:
     return found
 
 
-def _row(run: _Run, info: dict, plan: _Plan, key: str, outcomes: list[dict], details: Path, seconds: float,
+def _row(run: QualityRun, info: dict, plan: _Plan, key: str, outcomes: list[dict], details: Path, seconds: float,
          n_scored: int, cache) -> dict:
     task = plan.task
     metrics = summarize(outcomes, METRICS[task.kind])
