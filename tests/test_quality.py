@@ -62,20 +62,10 @@ def test_the_likeliest_answer_wins_and_acc_norm_divides_by_length(files):
         lp = log_softmax(ctx.logits())
         order = np.argsort(-lp)
         best, worst = int(order[0]), int(order[-1])
-        choices = [_piece(model, worst), _piece(model, best)]
+        choices = [model.piece(t).decode("utf-8", errors="ignore") for t in (worst, best)]
         scores = score_choices(ctx, prompt, choices)
         acc, _ = pick(scores, choices)
         assert acc == 1 and scores[1].is_greedy
-
-
-def _piece(model, token: int) -> str:
-    import ctypes
-
-    import llama_cpp
-
-    buf = ctypes.create_string_buffer(64)
-    n = llama_cpp.llama_token_to_piece(model.vocab, token, buf, len(buf), 0, True)
-    return buf.raw[:n].decode("utf-8", errors="ignore")
 
 
 def test_perplexity_matches_numpy_reference(files):

@@ -108,8 +108,9 @@ def approx(expected: dict[str, float]):
     return pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
-def test_parse_orin_nano_jetpack6():
-    assert parse_tegrastats(ORIN_NANO_JP62) == approx({
+# One recorded line per board and JetPack, and every value its parser must read from it.
+TEGRASTATS_LINES = {
+    "orin_nano_jetpack6": (ORIN_NANO_JP62, {
         "ram_used_mb": 6712, "ram_total_mb": 7620, "swap_used_mb": 369, "swap_total_mb": 3810,
         "cpu_load_percent": 7.0, "cpu_freq_max_mhz": 1497,
         "emc_util_percent": 61, "emc_freq_mhz": 2133, "gpu_util_percent": 99, "gpu_freq_mhz": 612,
@@ -117,18 +118,49 @@ def test_parse_orin_nano_jetpack6():
         "temp_tj_c": 58.312, "temp_soc1_c": 55.937,
         "rail_vdd_in_power_w": 16.321, "rail_vdd_cpu_gpu_cv_power_w": 7.104, "rail_vdd_soc_power_w": 3.12,
         "board_power_w": 16.321,  # the current reading, not the running average (11204 mW)
-    })
-
-
-def test_parse_agx_orin_jetpack6_has_rails_but_no_board_input():
-    assert parse_tegrastats(AGX_ORIN_JP6) == approx({
+    }),
+    "agx_orin_jetpack6_has_rails_but_no_board_input": (AGX_ORIN_JP6, {
         "ram_used_mb": 18207, "ram_total_mb": 62841, "swap_used_mb": 86, "swap_total_mb": 31420,
         "cpu_load_percent": 171 / 12, "cpu_freq_max_mhz": 2201,
         "emc_util_percent": 3, "emc_freq_mhz": 2133, "gpu_util_percent": 0, "gpu_freq_mhz": 0,
         "temp_cpu_c": 52.562, "temp_soc2_c": 48.437, "temp_soc0_c": 49.093, "temp_tj_c": 52.562,
         "temp_soc1_c": 49.656,
         "rail_vdd_gpu_soc_power_w": 2.412, "rail_vdd_cpu_cv_power_w": 1.607, "rail_vin_sys_5v0_power_w": 4.707,
-    })
+    }),
+    "xavier_nx_jetpack5": (XAVIER_NX_JP512, {
+        "ram_used_mb": 3168, "ram_total_mb": 6851, "swap_used_mb": 161, "swap_total_mb": 3426,
+        "cpu_load_percent": 17.0, "cpu_freq_max_mhz": 1397,
+        "emc_util_percent": 2, "emc_freq_mhz": 204, "gpu_util_percent": 0, "gpu_freq_mhz": 114,
+        "temp_aux_c": 45, "temp_cpu_c": 46.5, "temp_thermal_c": 45.6, "temp_ao_c": 45, "temp_gpu_c": 45.5,
+        "temp_pmic_c": 50,
+        "rail_vdd_in_power_w": 2.763, "rail_vdd_cpu_gpu_cv_power_w": 0.65, "rail_vdd_soc_power_w": 0.65,
+        "board_power_w": 2.763,
+    }),
+    "xavier_nx_jetpack4_rails_without_unit": (XAVIER_NX_JP411, {
+        "ram_used_mb": 5246, "ram_total_mb": 7771, "swap_used_mb": 983, "swap_total_mb": 20269,
+        "cpu_load_percent": 251 / 6, "cpu_freq_max_mhz": 1420,
+        "emc_util_percent": 2, "emc_freq_mhz": 1600, "gpu_util_percent": 0, "gpu_freq_mhz": 1109,
+        "temp_ao_c": 29, "temp_gpu_c": 31.5, "temp_pmic_c": 100, "temp_aux_c": 30, "temp_cpu_c": 33.5,
+        "temp_thermal_c": 31.35,
+        "rail_vdd_in_power_w": 6.14, "rail_vdd_cpu_gpu_cv_power_w": 2.706, "rail_vdd_soc_power_w": 1.074,
+        "board_power_w": 6.14,
+    }),
+    "nano_jetpack4_pom_rails": (NANO_JP461, {
+        "ram_used_mb": 1923, "ram_total_mb": 3964, "swap_used_mb": 191, "swap_total_mb": 1982,
+        "cpu_load_percent": 4.5, "cpu_freq_max_mhz": 1224,
+        "emc_util_percent": 0, "emc_freq_mhz": 1600, "gpu_util_percent": 0, "gpu_freq_mhz": 76,
+        "temp_pll_c": 37, "temp_cpu_c": 40, "temp_pmic_c": 50, "temp_gpu_c": 40, "temp_ao_c": 45,
+        "temp_thermal_c": 40,
+        "rail_pom_5v_in_power_w": 1.75, "rail_pom_5v_gpu_power_w": 0.0, "rail_pom_5v_cpu_power_w": 0.366,
+        "board_power_w": 1.75,
+    }),
+}
+
+
+@pytest.mark.parametrize("board", TEGRASTATS_LINES)
+def test_parse_recorded_lines(board):
+    line, expected = TEGRASTATS_LINES[board]
+    assert parse_tegrastats(line) == approx(expected)
 
 
 def test_parse_agx_orin_jetpack5_drops_powered_down_sensors_and_unconnected_channels():
@@ -143,42 +175,6 @@ def test_parse_agx_orin_jetpack5_drops_powered_down_sensors_and_unconnected_chan
         "rail_vddq_vdd2_1v8ao_power_w": 0.301,
     })
     assert "temp_cv0_c" not in values and "temp_gpu_c" not in values  # -256C: absent, not a reading
-
-
-def test_parse_xavier_nx_jetpack5():
-    assert parse_tegrastats(XAVIER_NX_JP512) == approx({
-        "ram_used_mb": 3168, "ram_total_mb": 6851, "swap_used_mb": 161, "swap_total_mb": 3426,
-        "cpu_load_percent": 17.0, "cpu_freq_max_mhz": 1397,
-        "emc_util_percent": 2, "emc_freq_mhz": 204, "gpu_util_percent": 0, "gpu_freq_mhz": 114,
-        "temp_aux_c": 45, "temp_cpu_c": 46.5, "temp_thermal_c": 45.6, "temp_ao_c": 45, "temp_gpu_c": 45.5,
-        "temp_pmic_c": 50,
-        "rail_vdd_in_power_w": 2.763, "rail_vdd_cpu_gpu_cv_power_w": 0.65, "rail_vdd_soc_power_w": 0.65,
-        "board_power_w": 2.763,
-    })
-
-
-def test_parse_xavier_nx_jetpack4_rails_without_unit():
-    assert parse_tegrastats(XAVIER_NX_JP411) == approx({
-        "ram_used_mb": 5246, "ram_total_mb": 7771, "swap_used_mb": 983, "swap_total_mb": 20269,
-        "cpu_load_percent": 251 / 6, "cpu_freq_max_mhz": 1420,
-        "emc_util_percent": 2, "emc_freq_mhz": 1600, "gpu_util_percent": 0, "gpu_freq_mhz": 1109,
-        "temp_ao_c": 29, "temp_gpu_c": 31.5, "temp_pmic_c": 100, "temp_aux_c": 30, "temp_cpu_c": 33.5,
-        "temp_thermal_c": 31.35,
-        "rail_vdd_in_power_w": 6.14, "rail_vdd_cpu_gpu_cv_power_w": 2.706, "rail_vdd_soc_power_w": 1.074,
-        "board_power_w": 6.14,
-    })
-
-
-def test_parse_nano_jetpack4_pom_rails():
-    assert parse_tegrastats(NANO_JP461) == approx({
-        "ram_used_mb": 1923, "ram_total_mb": 3964, "swap_used_mb": 191, "swap_total_mb": 1982,
-        "cpu_load_percent": 4.5, "cpu_freq_max_mhz": 1224,
-        "emc_util_percent": 0, "emc_freq_mhz": 1600, "gpu_util_percent": 0, "gpu_freq_mhz": 76,
-        "temp_pll_c": 37, "temp_cpu_c": 40, "temp_pmic_c": 50, "temp_gpu_c": 40, "temp_ao_c": 45,
-        "temp_thermal_c": 40,
-        "rail_pom_5v_in_power_w": 1.75, "rail_pom_5v_gpu_power_w": 0.0, "rail_pom_5v_cpu_power_w": 0.366,
-        "board_power_w": 1.75,
-    })
 
 
 def test_parse_tx1_shared_cpu_clock():

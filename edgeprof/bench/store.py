@@ -21,36 +21,49 @@ def cell_key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """The complete rows of a JSON Lines file we appended to; a line torn by a crash is skipped
+    (its work is simply done again), a missing file has no rows."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(row, dict):
+                    yield row
+    except FileNotFoundError:
+        return
+
+
+def append_jsonl(path: Path, rows: list[dict]) -> None:
+    """Append complete lines in one write, flushed and fsynced before returning."""
+    if not rows:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(row, separators=(",", ":"), ensure_ascii=False, default=str) + "\n" for row in rows)
+    with open(path, "a", encoding="utf-8") as f:
+        if f.tell() > 0 and not _ends_with_newline(path):
+            f.write("\n")  # never glue a new row onto a torn one
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 class ResultStore:
     def __init__(self, folder: Path):
         self.folder = folder
         self.path = folder / STORE_NAME
 
     def rows(self) -> Iterator[dict]:
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # a line torn by a crash: the cell is simply measured again
-                    if isinstance(row, dict):
-                        yield row
-        except FileNotFoundError:
-            return
+        return read_jsonl(self.path)
 
     def completed(self) -> set[str]:
         return {row["cell"] for row in self.rows() if row.get("status") == "ok" and "cell" in row}
 
     def append(self, row: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(row, separators=(",", ":"), default=str) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
-            if f.tell() > 0 and not _ends_with_newline(self.path):
-                f.write("\n")  # never glue a new row onto a torn one
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        append_jsonl(self.path, [row])
 
 
 def _ends_with_newline(path: Path) -> bool:

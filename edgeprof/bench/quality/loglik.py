@@ -71,14 +71,15 @@ def continuation_tokens(ctx: Context, context: str, prefix: list[int], continuat
 
 
 def score_choices(ctx: Context, context: str, continuations: list[str],
-                  cache: PrefixCache | None = None, max_prefix: int | None = None) -> list[ChoiceScore]:
-    """Score every continuation after ``context``. ``max_prefix`` keeps only the context's last
-    tokens (left truncation, as lm-eval) so the prompt and its answers fit the context window."""
+                  cache: PrefixCache | None = None) -> list[ChoiceScore]:
+    """Score every continuation after ``context``. A context too long for the window keeps only
+    its last tokens (left truncation, as lm-eval) so the prompt and its answers fit."""
     cache = cache or PrefixCache()
     prefix = ctx.model.tokenize(context, add_special=True)
     conts = [continuation_tokens(ctx, context, prefix, c) for c in continuations]
-    if max_prefix is not None and len(prefix) > max_prefix:
-        prefix = prefix[len(prefix) - max_prefix:]
+    room = ctx.settings.n_ctx - max(map(len, conts), default=0) * len(conts) - 1
+    if len(prefix) > room:
+        prefix = prefix[len(prefix) - room:]
     first = cache.extend(ctx, prefix)
     tails = _score_tails(ctx, len(prefix), conts)
     return [_combine(first, cont, tail) for cont, tail in zip(conts, tails)]

@@ -8,8 +8,6 @@ interrupted run resumes where it stopped. KLD baselines are stored in ``baseline
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,12 +99,3 @@ def open_model(run: QualityRun, path: Path, n_ctx: int, n_seq_max: int = 1) -> t
     except Exception:
         model.close()
         raise
-
-
-def append_lines(path: Path, lines: list[dict]) -> None:
-    """Per-example details, flushed and fsynced so a crash keeps what was scored."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-        f.flush()
-        os.fsync(f.fileno())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from edgeprof.bench.quality.run import MAX_SEQUENCES, QualityRun, append_lines, key_of, open_model
+from edgeprof.bench.quality.run import MAX_SEQUENCES, QualityRun, key_of, open_model
+from edgeprof.bench.store import append_jsonl, read_jsonl
 from edgeprof.bench.tasks import score
 from edgeprof.bench.tasks.data import TaskData, load
 from edgeprof.bench.tasks.definition import load_task
@@ -70,7 +70,7 @@ def _evaluate(run: QualityRun, ctx, info: dict, plan: _Plan, key: str) -> None:
             outcomes.append(outcome)
             pending.append(outcome)
             if len(pending) >= FLUSH_EVERY:
-                append_lines(details, pending)
+                append_jsonl(details, pending)
                 pending.clear()
             bar.update(1)
             bar.set_postfix({metric: f"{sum(o[metric] for o in outcomes) / len(outcomes):.3f}"}, refresh=False)
@@ -78,25 +78,14 @@ def _evaluate(run: QualityRun, ctx, info: dict, plan: _Plan, key: str) -> None:
         try:
             cache = score.run(ctx, plan.task, todo, plan.pool, plan.shots, plan.data.dev is None, on_outcome)
         finally:
-            append_lines(details, pending)
+            append_jsonl(details, pending)
     seconds = time.perf_counter() - started
     run.record(_row(run, info, plan, key, outcomes, details, seconds, len(todo), cache))
 
 
 def _earlier(details: Path) -> dict[str, dict]:
     """Outcomes an interrupted run already scored (a torn last line is scored again)."""
-    found = {}
-    try:
-        with open(details, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    outcome = json.loads(line)
-                    found[outcome["id"]] = outcome
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
-    except FileNotFoundError:
-        pass
-    return found
+    return {outcome["id"]: outcome for outcome in read_jsonl(details) if "id" in outcome}
 
 
 def _row(run: QualityRun, info: dict, plan: _Plan, key: str, outcomes: list[dict], details: Path, seconds: float,

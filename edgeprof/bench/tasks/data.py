@@ -20,21 +20,19 @@ class TaskData:
     dev: Split | None  # None: shots come from the evaluated split itself (never the question asked)
 
 
-def choose_source(task: TaskDef, source: str | None, folder: Path | None) -> SourceDef:
+def choose_source(task: TaskDef, source: str | None, folder: Path | None) -> tuple[SourceDef, Located]:
     """The named source; else, with a folder, the task's folder-format source; else the first
     offline source that is installed. The hub is used only when asked for by name."""
     if source:
-        return task.source(source)
+        chosen = task.source(source)
+        return chosen, locate(task.name, chosen, folder)
     if folder is not None:
-        for candidate in task.sources:
-            if candidate.kind == "folder":
-                return candidate
-        return task.sources[0]
+        chosen = next((c for c in task.sources if c.kind == "folder"), task.sources[0])
+        return chosen, locate(task.name, chosen, folder)
     for candidate in task.sources:
         if candidate.kind in ("package", "shipped"):
             try:
-                locate(task.name, candidate)
-                return candidate
+                return candidate, locate(task.name, candidate)
             except EdgeprofError:
                 continue
     names = ", ".join(s.name if s.kind == "folder" else f"{s.name} ({s.location})" for s in task.sources)
@@ -42,8 +40,7 @@ def choose_source(task: TaskDef, source: str | None, folder: Path | None) -> Sou
 
 
 def load(task: TaskDef, source: str | None = None, folder: Path | None = None) -> TaskData:
-    chosen = choose_source(task, source, folder)
-    located = locate(task.name, chosen, folder if chosen.kind == "folder" or folder else None)
+    chosen, located = choose_source(task, source, folder)
     test = to_examples(task, chosen.fields, read_split(located, chosen, chosen.test))
     if not test.examples:
         raise fail("task_empty", task=task.name, root=located.root, pattern=chosen.test)

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from edgeprof.bench.engine import Context
+from edgeprof.bench.measure import greedy
 from edgeprof.bench.quality.loglik import PrefixCache, pick, score_choices
 from edgeprof.bench.tasks import prompts
 from edgeprof.bench.tasks.definition import TaskDef
@@ -23,9 +24,7 @@ OnOutcome = Callable[[dict], None]
 
 def score_choice(ctx: Context, task: TaskDef, example: Example, context: str, cache: PrefixCache) -> dict:
     continuations = prompts.continuations_of(task.prompt, example)
-    longest = max(len(ctx.model.tokenize(c, add_special=False)) for c in continuations)
-    room = ctx.settings.n_ctx - longest * len(continuations) - 1
-    scores = score_choices(ctx, context, continuations, cache, max_prefix=room)
+    scores = score_choices(ctx, context, continuations, cache)
     acc, norm = pick(scores, continuations)
     gold = example.answer
     return {"id": example.id, "group": example.group, "gold": gold, "pred": acc, "pred_norm": norm,
@@ -63,7 +62,7 @@ def _generate(ctx: Context, logprobs: np.ndarray, pos: int, max_tokens: int,
         ctx.decode_one(token, pos)
         decoded.append(token)
         pos += 1
-        token = int(np.argmax(ctx.logits()))
+        token = greedy(ctx)
     return raw.decode("utf-8", errors="ignore"), decoded
 
 
