@@ -117,6 +117,8 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--results", "results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
               show_default=True, help="Results folder (bench.jsonl is appended to).")
 @click.option("--rerun", is_flag=True, help="Measure cells already in the results again.")
+@click.option("--device-name", metavar="NAME", help="What plots and reports call this device "
+              "[default: its model name or hostname].")
 @click.option("--force", is_flag=True, help="Skip the memory guard.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
               show_default=True)
@@ -147,7 +149,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--no-progress", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
 def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
-          repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, force, fmt, export_llama_bench, interval,
+          repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name, force, fmt, export_llama_bench, interval,
           samplers, tasks, limit, shots, task_source, task_data, task_ctx, corpus, ppl_ctx, ppl_chunks, kld_baseline,
           no_speed, list_tasks, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
@@ -190,7 +192,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
         prompt_text=prompt_file.read_text(encoding="utf-8") if prompt_file else None,
         prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, temperature=temperature,
         seed=seed, force=force,
-        rerun=rerun, sampler_interval=interval, samplers=commands.sampler_list(samplers))
+        rerun=rerun, sampler_interval=interval, samplers=commands.sampler_list(samplers), device_name=device_name)
     quality = None
     if tasks or corpus:
         from edgeprof.bench.quality.run import QualitySpec
@@ -200,9 +202,56 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
             folders=commands.task_folders(task_data), task_ctx=task_ctx, corpus=corpus, ppl_ctx=ppl_ctx,
             ppl_chunks=ppl_chunks, kld_baseline=commands.check_models((kld_baseline,))[0] if kld_baseline else None,
             threads=spec.threads[0], n_gpu_layers=spec.n_gpu_layers[0], flash_attn=bool(spec.flash_attn[0]),
-            rerun=rerun)
+            rerun=rerun, device_name=device_name)
     commands.run(spec, results, fmt, export_llama_bench, progress=not no_progress, quality=quality,
                  speed=not no_speed)
+
+
+RESULTS_OPTION = click.option(
+    "--results", "folders", multiple=True, type=click.Path(exists=True, path_type=Path),
+    help="A results folder (or its bench.jsonl); repeat it, one per device [default: results].")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True,
+                             help="Image format of the figures.")
+
+
+@cli.command()
+@RESULTS_OPTION
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("figures"), show_default=True,
+              help="Folder for the figures.")
+@FORMAT_OPTION
+def plot(folders, out, fmt) -> None:
+    """Draw the tradeoff curves from recorded results (never runs a model).
+
+    \b
+    edgeprof plot                                   # results/ -> figures/
+    edgeprof plot --results pi5/ --results orin/ --out compare/ --format svg
+    """
+    from edgeprof.plot import commands
+
+    rendered = commands.plot(list(folders) or [Path("results")], out, fmt)
+    click.echo(f"{sum(1 for r in rendered if r.path)} figures in {out}")
+
+
+@cli.command()
+@RESULTS_OPTION
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("report"), show_default=True,
+              help="Folder for report.md, report.html and their figures.")
+@click.option("--max-kld", type=click.FloatRange(min=0), help="Quality budget: mean KLD vs the unquantized file.")
+@click.option("--min-acc", type=click.FloatRange(0, 1), help="Quality budget: accuracy on --task.")
+@click.option("--task", help="The task --min-acc applies to [default: the first one recorded].")
+@FORMAT_OPTION
+def report(folders, out, max_kld, min_acc, task, fmt) -> None:
+    """Write a Markdown report and a self-contained HTML page: leaderboard, advice, figures, tables.
+
+    \b
+    edgeprof report --max-kld 0.05
+    edgeprof report --results pi5/ --results orin/ --min-acc 0.3 --task hellaswag --out report/
+    """
+    from edgeprof.plot import commands
+    from edgeprof.plot.leaderboard import Budget
+
+    md, page = commands.report(list(folders) or [Path("results")], out, fmt, Budget(max_kld, min_acc, task))
+    click.echo(f"report: {page} (and {md.name})")
 
 
 def main() -> None:

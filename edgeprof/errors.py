@@ -85,6 +85,9 @@ MESSAGES: dict[str, str] = {
                          "rerun with the same corpus and --ppl-ctx, or delete the file",
     "vocab_differs": "{path}: it splits the corpus into other tokens than the KLD baseline "
                      "does; KL-divergence needs the same model's tokenizer",
+    # plots and reports
+    "no_results": "{path}: no bench.jsonl here; run `edgeprof bench ... --results {path}` first",
+    "results_empty": "{paths}: no successful result rows to plot",
     "toml_syntax": "{path}:{line}: invalid TOML: {detail}",
     "toml_key": "{path}: {where}: unknown key {key!r}{hint}",
     "toml_type": "{path}: {where}: {key!r} must be {expected}, got {got}",

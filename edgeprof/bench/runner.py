@@ -12,6 +12,7 @@ from edgeprof.bench.engine import Context, Model
 from edgeprof.bench.measure import measure
 from edgeprof.bench.resources import Monitor, available_samplers
 from edgeprof.bench.resources.summary import summarize as summarize_resources
+from edgeprof.bench.resources.summary import timeline
 from edgeprof.bench.stats import summarize as summarize_timings
 from edgeprof.bench.store import ResultStore, cell_key
 from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
@@ -100,7 +101,7 @@ class _Loaded:
 
 def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
     samplers = available_samplers(list(spec.samplers) if spec.samplers is not None else None)
-    sweep = _Sweep(spec, store, on_row, system_info(), samplers)
+    sweep = _Sweep(spec, store, on_row, system_info(spec.device_name), samplers)
     done = set() if spec.rerun else store.completed()
     infos = {path: model_info(path) for path in spec.models}
     for (path, ngl), contexts in groups(plan(spec)):
@@ -172,6 +173,7 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         "settings": {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label},
         "metrics": {**summarize_timings(reps, n_prompt), "tokenize_ms": tokenize_ms},
         "load_seconds": round(loaded.model.load_seconds, 4), "resources": resources, "sampler": monitor.overhead,
+        "timeline": timeline(monitor.readings),
         "memory": _memory(loaded, resources), "energy": _energy(resources, reps, n_prompt), "system": sweep.system,
     })
 

@@ -43,4 +43,5 @@ def summarize(reps: list[Repetition], n_prompt: int) -> dict:
     out["pp_samples_ns"] = pp_ns
     out["tg_samples_ns"] = tg_ns
     out["token_latencies_ms"] = [round(float(s), 4) for s in steps]
+    out["tokens_per_repetition"] = [r.tokens_generated for r in reps]  # splits token_latencies_ms by run
     return out

@@ -46,6 +46,8 @@ class SweepSpec:
     rerun: bool = field(default=False, metadata={"help": "measure cells already in the store again"})
     sampler_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
     samplers: tuple[str, ...] | None = field(default=None, metadata={"help": "resource samplers; None = all"})
+    device_name: str | None = field(default=None, metadata={"help": "what rows call this device; default: "
+                                                                    "its model name or hostname"})
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,15 @@ def gpus() -> list[dict[str, str]]:
     return sampler.devices() if sampler else []
 
 
+def system_info(device_name: str | None = None) -> dict:
+    """The machine's description, with the name plots and reports call it by."""
+    info = dict(_machine())
+    info["device_name"] = device_name or info["device_model"] or info["hostname"]
+    return info
+
+
 @lru_cache(maxsize=1)
-def system_info() -> dict:
+def _machine() -> dict:
     import psutil
 
     from edgeprof import llamacpp

@@ -41,6 +41,7 @@ class QualitySpec:
                 "0.3 nats against the exact kernel"})
     n_gpu_layers: int = field(default=0, metadata={"help": "layers offloaded to the GPU"})
     rerun: bool = field(default=False, metadata={"help": "evaluate again what the store already has"})
+    device_name: str | None = field(default=None, metadata={"help": "what rows call this device"})
 
 
 @dataclass
@@ -74,7 +75,7 @@ def run_quality(spec: QualitySpec, models: tuple[Path, ...], store: ResultStore,
         if info["synthetic"]:
             raise fail("task_synthetic", path=path)
     done = set() if spec.rerun else store.completed()
-    run = QualityRun(spec, store, system_info(), on_row, progress, done)
+    run = QualityRun(spec, store, system_info(spec.device_name), on_row, progress, done)
     if spec.tasks:
         from edgeprof.bench.quality.task_rows import run_tasks
 

@@ -50,3 +50,21 @@ def _energy_and_time(readings: list[Reading]) -> dict[str, dict[str, float]]:
                 if energy_key not in counters and key in after.values:
                     phase[energy_key] += 0.5 * (watts + after.values[key]) * dt
     return {phase: dict(v) for phase, v in totals.items()}
+
+
+def timeline(readings: list[Reading], max_points: int = 400) -> dict:
+    """The readings as columns (``t``, ``phase`` and one list per metric, None where a reading
+    lacks it), thinned evenly to at most ``max_points`` so a row stays small. Phase boundaries
+    are always kept: the plot shades prefill and decode from them."""
+    if not readings:
+        return {}
+    keep = _thin(readings, max_points)
+    metrics = sorted({k for r in keep for k in r.values if not k.endswith("_energy_j")})
+    return {"t": [round(r.t, 4) for r in keep], "phase": [r.phase for r in keep],
+            "values": {k: [None if k not in r.values else round(r.values[k], 3) for r in keep] for k in metrics}}
+
+
+def _thin(readings: list[Reading], max_points: int) -> list[Reading]:
+    boundaries = {i for i in range(1, len(readings)) if readings[i].phase != readings[i - 1].phase}
+    step = max(1, -(-len(readings) // max_points))
+    return [r for i, r in enumerate(readings) if i % step == 0 or i in boundaries or i == len(readings) - 1]

@@ -1,0 +1,116 @@
+"""The leaderboard: each model x level on one device, ranked by a stated rule, and the one
+sentence of advice the numbers support."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgeprof.plot.data import UNQUANTIZED, Results, device_of, model_of, reference_rows, sort_levels
+from edgeprof.plot.quality import accuracy_by_file, file_key, kld_by_file
+from edgeprof.plot.select import per_level
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_kld: float | None = field(default=None, metadata={"help": "a level qualifies only with mean KLD <= this"})
+    min_acc: float | None = field(default=None, metadata={"help": "a level qualifies only with accuracy >= this"})
+    task: str | None = field(default=None, metadata={"help": "the task min_acc applies to (default: the first "
+                                                              "task recorded)"})
+
+    def rule(self, task: str | None) -> str:
+        limits = []
+        if self.max_kld is not None:
+            limits.append(f"mean KLD vs the unquantized file <= {self.max_kld:g}")
+        if self.min_acc is not None:
+            limits.append(f"{task or 'accuracy'} >= {self.min_acc:g}")
+        ranked = "ranked by decode tokens/s (fastest first)"
+        if not limits:
+            return f"{ranked}; no quality budget was set (--max-kld / --min-acc), so every level qualifies"
+        return f"{ranked} among the levels with {' and '.join(limits)}; the others follow, marked with why"
+
+
+@dataclass(frozen=True)
+class Entry:
+    model: str
+    level: str
+    size_mb: float
+    bits_per_weight: float | None
+    tg_tps: float | None
+    tg_std: float | None
+    pp_tps: float | None
+    ttft_ms: float | None
+    kld: float | None
+    acc: float | None
+    synthetic: bool
+    fails: str | None  # why the level is outside the budget; None = qualifies
+
+
+def budget_task(results: Results, budget: Budget) -> str | None:
+    names = list(dict.fromkeys(r["task"]["name"] for r in results.of_kind("task")))
+    return budget.task or (names[0] if names else None)
+
+
+def entries(results: Results, device: str, budget: Budget) -> list[Entry]:
+    """Every model x level with a speed row on ``device``, qualifying ones first, each group by decode t/s."""
+    klds, accs = kld_by_file(results), accuracy_by_file(results)
+    task = budget_task(results, budget)
+    out = []
+    for model in results.models:
+        rows = reference_rows([r for r in results.speed if device_of(r) == device and model_of(r) == model])
+        for level, row in per_level(rows).items():
+            key, m = file_key(row), row["metrics"]
+            kld = klds.get(key, {}).get("kld_mean")
+            acc = accs.get(key, {}).get(task).value if task and task in accs.get(key, {}) else None
+            desc = row["model"]
+            out.append(Entry(model, level, desc["size_bytes"] / 1e6, desc.get("bits_per_weight"), m.get("tg_tps_mean"),
+                             m.get("tg_tps_std"), m.get("pp_tps_mean"), m.get("ttft_ms_mean"), kld, acc,
+                             bool(desc.get("synthetic")), _fails(kld, acc, budget)))
+    return sorted(out, key=lambda e: (e.fails is not None, -(e.tg_tps or 0)))
+
+
+def _fails(kld: float | None, acc: float | None, budget: Budget) -> str | None:
+    if budget.max_kld is not None:
+        if kld is None:
+            return "KLD not measured"
+        if kld > budget.max_kld:
+            return f"KLD {kld:.3f} > {budget.max_kld:g}"
+    if budget.min_acc is not None:
+        if acc is None:
+            return "accuracy not measured"
+        if acc < budget.min_acc:
+            return f"accuracy {acc:.3f} < {budget.min_acc:g}"
+    return None
+
+
+def recommendation(device: str, ranked: list[Entry], budget: Budget) -> str:
+    """The sentence the data supports: the fastest qualifying level against the most precise quantized
+    one (Q8_0 where present), with the quality it costs."""
+    qualifying = [e for e in ranked if e.fails is None and not e.synthetic and e.tg_tps]
+    if not qualifying:
+        return f"On {device}, no level meets the budget; loosen --max-kld/--min-acc or try a larger model."
+    best = qualifying[0]
+    levels = sort_levels(e.level for e in ranked if e.model == best.model and e.tg_tps)
+    quantized = [lv for lv in levels if lv not in UNQUANTIZED]
+    reference_level = "Q8_0" if "Q8_0" in levels else (quantized or levels)[0]
+    reference = next(e for e in ranked if e.model == best.model and e.level == reference_level)
+    if reference.level == best.level:
+        text = f"On {device}, {best.model} {best.level} is the fastest level within the budget ({best.tg_tps:.1f} t/s)."
+    else:
+        text = (f"On {device}, {best.model} {best.level} gives {best.tg_tps / reference.tg_tps:.2f}x the decode speed "
+                f"of {reference.level} ({best.tg_tps:.1f} vs {reference.tg_tps:.1f} t/s){_cost(best, reference)} "
+                f"at {100 * best.size_mb / reference.size_mb:.0f}% of its file size.")
+    faster = [e for e in ranked if e.fails and e.model == best.model and (e.tg_tps or 0) > best.tg_tps]
+    if faster:
+        text += (f" The faster {faster[0].level} ({faster[0].tg_tps:.1f} t/s) is outside the budget "
+                 f"({faster[0].fails}).")
+    return text
+
+
+def _cost(best: Entry, reference: Entry) -> str:
+    parts = []
+    if best.kld is not None and reference.kld is not None:
+        parts.append(f"{best.kld - reference.kld:+.3f} KLD")
+    if best.acc is not None and reference.acc is not None:
+        parts.append(f"{best.acc - reference.acc:+.3f} accuracy")
+    return f" for {' and '.join(parts)}" if parts else " (no quality measured to compare)"
+

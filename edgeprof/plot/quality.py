@@ -1,0 +1,70 @@
+"""Quality numbers per model file: KLD/perplexity and task accuracy, joined to speed rows by the
+file's sha256 (quality belongs to the file, wherever it was measured)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeprof.plot.data import Results, level_of, model_of
+
+ACCURACY_KEYS = ("acc_norm", "acc", "exact_match", "f1")  # the first one a task row has is its score
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    task: str
+    metric: str
+    value: float
+    stderr: float | None
+    n: int | None
+
+
+def file_key(row: dict) -> str:
+    model = row["model"]
+    return model.get("sha256") or f"{model_of(row)}/{level_of(row)}"
+
+
+def kld_by_file(results: Results) -> dict[str, dict]:
+    """sha256 -> the perplexity row's metrics (the latest row wins); the KLD baseline itself gets
+    ``kld_mean`` 0 (its distance from itself)."""
+    out = {}
+    for row in results.of_kind("perplexity"):
+        metrics = dict(row["metrics"])
+        if (row.get("baseline") or {}).get("is_self"):
+            metrics["kld_mean"] = 0.0
+        out[file_key(row)] = metrics
+    return out
+
+
+def accuracy_of(row: dict) -> Accuracy | None:
+    metrics = row.get("metrics", {})
+    for key in ACCURACY_KEYS:
+        if metrics.get(key) is not None:
+            return Accuracy(row["task"]["name"], key, metrics[key], metrics.get(f"{key}_stderr"), metrics.get("n"))
+    return None
+
+
+def accuracy_by_file(results: Results) -> dict[str, dict[str, Accuracy]]:
+    """sha256 -> task name -> score."""
+    out: dict[str, dict[str, Accuracy]] = {}
+    for row in results.of_kind("task"):
+        acc = accuracy_of(row)
+        if acc is not None:
+            out.setdefault(file_key(row), {})[acc.task] = acc
+    return out
+
+
+def files(results: Results) -> dict[str, dict]:
+    """sha256 -> the model description of every file any row mentions."""
+    return {file_key(r): r["model"] for r in results.rows}
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats: lower x (quality loss) and higher y (speed).
+    Ties in both are all kept. Returned sorted by x."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any((x2 <= x and y2 >= y) and (x2 < x or y2 > y) for x2, y2 in points)
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i])

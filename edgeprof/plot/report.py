@@ -1,0 +1,144 @@
+"""`edgeprof report`: the leaderboard, the advice, the figures, every number with its spread and
+the hardware and software it came from, as a Document (rendered to Markdown and HTML)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from edgeprof.plot.data import Results, device_of, level_of, model_of, reference_rows, settings_line, sort_levels
+from edgeprof.plot.document import Document, Image, Section, Table
+from edgeprof.plot.figures import Rendered
+from edgeprof.plot.leaderboard import Budget, Entry, budget_task, entries, recommendation
+
+
+def _num(value, digits: int = 1, spread=None) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return f"{text} ± {spread:.{digits}f}" if spread is not None else text
+
+
+def build(results: Results, figures: list[Rendered], budget: Budget) -> Document:
+    doc = Document("edgeprof report")
+    task = budget_task(results, budget)
+    boards = {d: entries(results, d, budget) for d in results.devices}
+    summary = Section("Summary", [f"Results from {', '.join(str(f) for f in results.folders)}: {len(results.rows)} "
+                                  f"rows, {len(results.devices)} device(s), generated "
+                                  f"{time.strftime('%Y-%m-%d %H:%M')} by edgeprof."])
+    summary.blocks += [recommendation(d, board, budget) for d, board in boards.items() if board]
+    doc.sections.append(summary)
+    doc.sections.append(_leaderboards(results, boards, budget, task))
+    doc.sections.append(_figures(figures))
+    doc.sections.append(Section("All measurements", [_speed_table(results), *_quality_tables(results)]))
+    doc.sections.append(Section("Hardware and software", [_systems_table(results)]))
+    doc.sections.append(Section("How to read the numbers", [DEFINITIONS]))
+    return doc
+
+
+DEFINITIONS = ("prefill = time to decode the prompt; TTFT = prefill + sampling the first token; decode t/s = "
+               "generated tokens / decode time from a primed context; per-token latency = one decode step; "
+               "values are the mean ± sample standard deviation over the repetitions (llama-bench's method); "
+               "KLD = mean KL divergence of each level's next-token distribution from the unquantized file's "
+               "(top-32 + rest), per token, on the same corpus; accuracy is the fraction of questions "
+               "answered right with its standard error. Missing sensors are shown as –, never as 0.")
+
+
+def _leaderboards(results: Results, boards: dict[str, list[Entry]], budget: Budget, task: str | None) -> Section:
+    section = Section("Leaderboard", [f"Rule: {budget.rule(task)}."])
+    for device, board in boards.items():
+        rows = []
+        for rank, e in enumerate(board, 1):
+            rows.append((str(rank) if e.fails is None else "–", e.model, e.level + (" (synthetic)" if e.synthetic else ""),
+                         _num(e.tg_tps, 1, e.tg_std), _num(e.pp_tps, 1), _num(e.ttft_ms, 1), _num(e.size_mb, 1),
+                         _num(e.bits_per_weight, 2), _num(e.kld, 4), _num(e.acc, 3), e.fails or "yes"))
+        ref = reference_rows([r for r in results.speed if device_of(r) == device])
+        section.blocks.append(Section(device, [Table(
+            ("rank", "model", "level", "decode t/s", "prefill t/s", "TTFT ms", "size MB", "bits/w", "KLD",
+             f"{task or 'accuracy'}", "within budget"), tuple(rows), f"settings: {settings_line(ref)}")]))
+    return section
+
+
+def _figures(figures: list[Rendered]) -> Section:
+    section = Section("Figures")
+    for item in figures:
+        if item.path is not None:
+            where = f" ({item.device})" if item.device else ""
+            section.blocks.append(Image(item.path, f"{item.name}{where}: {item.shows}"))
+    skipped = [f"{f.name}{f' ({f.device})' if f.device else ''}: {f.skipped}" for f in figures if f.skipped]
+    if skipped:
+        section.blocks.append("Not drawn: " + "; ".join(skipped) + ".")
+    return section
+
+
+def _speed_table(results: Results) -> Table:
+    rows = []
+    ordered = sorted(results.speed, key=lambda r: (device_of(r), model_of(r), sort_levels(results.levels()).index(level_of(r)),
+                                                    r["settings"].get("n_threads") or 0, r["settings"].get("n_gpu_layers") or 0,
+                                                    r["settings"].get("n_prompt") or 0))
+    for r in ordered:
+        s, m, mem = r["settings"], r["metrics"], r.get("memory") or {}
+        rows.append((device_of(r), model_of(r), level_of(r), str(s.get("n_threads")),
+                     "all" if s.get("n_gpu_layers") == -1 else str(s.get("n_gpu_layers")),
+                     f"pp{s.get('n_prompt')}+tg{s.get('n_gen')}", _num(m.get("pp_tps_mean"), 1, m.get("pp_tps_std")),
+                     _num(m.get("tg_tps_mean"), 1, m.get("tg_tps_std")), _num(m.get("ttft_ms_mean"), 1, m.get("ttft_ms_std")),
+                     f"{_num(m.get('token_ms_p50'), 2)} / {_num(m.get('token_ms_p99'), 2)}",
+                     _num(mem.get("peak_rss_mb"), 0), _num(mem.get("estimate_total_rss_mb"), 0),
+                     _num(mem.get("peak_gpu_mem_used_mb"), 0)))
+    return Table(("device", "model", "level", "threads", "ngl", "test", "prefill t/s", "decode t/s", "TTFT ms",
+                  "token ms p50 / p99", "peak RSS MiB", "RSS estimate MiB", "peak VRAM MiB"), tuple(rows),
+                 "every speed cell recorded; mean ± standard deviation over repetitions")
+
+
+def _quality_tables(results: Results) -> list[Table]:
+    tables = []
+    tasks = results.of_kind("task")
+    if tasks:
+        rows = []
+        for r in tasks:
+            m, t = r["metrics"], r["task"]
+            rows.append((device_of(r), model_of(r), level_of(r), t["name"], str(t.get("shots")), str(m.get("n")),
+                         _num(m.get("acc"), 3, m.get("acc_stderr")), _num(m.get("acc_norm"), 3, m.get("acc_norm_stderr")),
+                         _num(m.get("exact_match"), 3, m.get("exact_match_stderr")), _num(m.get("f1"), 3)))
+        tables.append(Table(("device", "model", "level", "task", "shots", "n", "acc", "acc_norm", "exact match", "F1"),
+                            tuple(rows), "accuracy ± standard error"))
+    ppl = results.of_kind("perplexity")
+    if ppl:
+        rows = []
+        for r in ppl:
+            m = r["metrics"]
+            rows.append((model_of(r), level_of(r), str(r.get("corpus", "?")), _num(m.get("ppl"), 3),
+                         _num(m.get("ppl_delta"), 3), _num(m.get("kld_mean"), 4), _num(m.get("kld_median"), 4),
+                         _num(m.get("kld_p99"), 3), _num(m.get("same_top_token_rate"), 3)))
+        tables.append(Table(("model", "level", "corpus", "ppl", "Δppl", "KLD mean", "KLD median", "KLD p99",
+                             "same top token"), tuple(rows), "perplexity and KL divergence vs the unquantized file"))
+    return tables
+
+
+SYSTEM_FIELDS = (("device_model", "device model"), ("cpu_model", "CPU"), ("cpu_affinity", "cores used"),
+                 ("cpu_cores_logical", "logical cores"), ("ram_total_mb", "RAM MiB"), ("gpus", "GPUs"), ("os", "OS"),
+                 ("python", "Python"), ("llama_cpp_python_version", "llama-cpp-python"),
+                 ("edgeprof_version", "edgeprof"), ("llama_cpp_system_info", "llama.cpp system info"))
+
+
+def _systems_table(results: Results) -> Table:
+    rows = []
+    for device in results.devices:
+        system = results.system_of(device)
+        for key, label in SYSTEM_FIELDS:
+            value = system.get(key)
+            if key == "gpus":
+                value = ", ".join(f"{g.get('name')} ({g.get('memory_mb', '?')} MiB)" for g in value or []) or "none"
+            rows.append((device, label, "–" if value in (None, "") else str(value)))
+    return Table(("device", "field", "value"), tuple(rows), "recorded in every result row")
+
+
+def write(doc: Document, out: Path) -> tuple[Path, Path]:
+    from edgeprof.atomic import atomic_write_text
+    from edgeprof.plot.document import to_html, to_markdown
+
+    out.mkdir(parents=True, exist_ok=True)
+    md, page = out / "report.md", out / "report.html"
+    atomic_write_text(md, to_markdown(doc, out))
+    atomic_write_text(page, to_html(doc))
+    return md, page

@@ -1,0 +1,96 @@
+"""How every figure looks: Agg backend, one colour per level across all figures, titles, units,
+a caption line naming device/model/settings, the legend outside the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # one per device (or model) where both appear
+DEVICE_HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
+CAPTION_WIDTH = 150  # characters per caption line before it wraps
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed, same output everywhere)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
+                         "axes.spines.top": False, "axes.spines.right": False, "font.size": 9})
+    return plt
+
+
+# One colour per level, the same in every figure: unquantized greys, then blue (8 bits) through
+# cyan, green (4 bits) and orange to red (2 bits) and purple/brown below, so precision reads off
+# the hue and neighbours in a typical sweep stay distinguishable.
+LEVEL_COLORS = {
+    "F32": "#000000", "BF16": "#555555", "F16": "#2b2b2b",
+    "Q8_0": "#08306b", "Q6_K": "#2171b5", "Q5_K_M": "#17becf", "Q5_K_S": "#5fd3e0", "Q5_1": "#41ab9c",
+    "Q5_0": "#66c2a4", "Q4_K_M": "#2ca02c", "Q4_K_S": "#98df8a", "Q4_1": "#bcbd22", "Q4_0": "#7f7f00",
+    "IQ4_NL": "#8fbc3f", "IQ4_XS": "#556b2f", "Q3_K_L": "#fdae6b", "Q3_K_M": "#ff7f0e", "Q3_K_S": "#d95f02",
+    "IQ3_M": "#f4a582", "IQ3_S": "#e08050", "IQ3_XS": "#c8643c", "IQ3_XXS": "#b04a28", "Q2_K": "#d62728",
+    "Q2_K_S": "#a50f15", "IQ2_M": "#e377c2", "IQ2_S": "#c051a8", "IQ2_XS": "#9467bd", "IQ2_XXS": "#6a3d9a",
+    "IQ1_M": "#8c564b", "IQ1_S": "#5b3a29",
+}
+UNKNOWN_COLOR = "#999999"
+
+
+def level_color(level: str) -> str:
+    return LEVEL_COLORS.get(level, UNKNOWN_COLOR)
+
+
+def marker_style(level: str, synthetic: bool = False, marker: str = "o") -> dict:
+    """Scatter/line marker options; synthetic (random-weight) rows are hollow."""
+    color = level_color(level)
+    return {"color": color, "marker": marker, "markerfacecolor": "none" if synthetic else color,
+            "markeredgecolor": color}
+
+
+def level_label(level: str, synthetic: bool = False) -> str:
+    return f"{level} (synthetic)" if synthetic else level
+
+
+def new_figure(title: str, ncols: int = 1, width: float = 7.5, height: float = 4.2):
+    plt = pyplot()
+    fig, axes = plt.subplots(1, ncols, figsize=(width * (1 if ncols == 1 else 0.75 * ncols), height), squeeze=False,
+                             layout="constrained")
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig, list(axes[0])
+
+
+def legend_outside(ax, title: str | None = None) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
+                  fontsize=8, title_fontsize=8)
+
+
+def caption(fig, text: str) -> None:
+    """The line under the figure naming device(s), model(s) and settings; the layout keeps room for it."""
+    import textwrap
+
+    fig.supxlabel("\n".join(textwrap.wrap(text, CAPTION_WIDTH)), x=0.01, ha="left", fontsize=7.5, color="0.3")
+
+
+def save(fig, path: Path, fmt: str) -> Path:
+    """Write the figure under a temporary name, then rename: a crash never leaves half an image."""
+    import os
+
+    target = path.with_suffix(f".{fmt}")
+    tmp = target.with_name(f".{target.name}.tmp")
+    fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=_metadata(fmt, fig))
+    os.replace(tmp, target)
+    pyplot().close(fig)
+    return target
+
+
+def _metadata(fmt: str, fig) -> dict:
+    title = fig._suptitle.get_text() if fig._suptitle else ""
+    if fmt == "png":
+        return {"Title": title, "Software": "edgeprof"}
+    if fmt == "svg":
+        return {"Title": title}
+    return {}
