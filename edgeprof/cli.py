@@ -254,6 +254,39 @@ def report(folders, out, max_kld, min_acc, task, fmt) -> None:
     click.echo(f"report: {page} (and {md.name})")
 
 
+@cli.command("run")
+@click.argument("models_file", required=False, default="models.toml", type=click.Path(path_type=Path))
+@click.option("--device-name", metavar="NAME", help="What results call this device; its results go to "
+              "OUTPUT_DIR/NAME [default: its model name or hostname].")
+@click.option("--suite", help="Bench suite to run instead of the one models.toml names (demo, standard, a path).")
+@FORMAT_OPTION
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
+def run_command(models_file, device_name, suite, fmt, no_progress, verbose) -> None:
+    """Convert, bench, evaluate, plot and report every model in MODELS_FILE, per its bench suite.
+
+    Everything already done is reused (converted files, measured cells, scored answers), so
+    rerunning after a crash or Ctrl-C resumes.
+
+    \b
+    edgeprof run                                   # models.toml: the embedded demo model
+    edgeprof run my-models.toml --device-name pi5 --suite standard
+    """
+    from edgeprof import llamacpp
+    from edgeprof.workflow import RunOptions, run
+
+    llamacpp.init(verbose)
+    try:
+        outcome = run(RunOptions(Path(models_file), device_name, suite, fmt, not no_progress),
+                      lambda line: click.echo(line, err=True))
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: everything finished so far is kept; rerun the same command to resume.", err=True)
+        raise SystemExit(130) from None
+    click.echo(f"finished in {outcome.seconds / 60:.1f} min\n"
+               f"results: {outcome.results}\nfigures: {outcome.figures}\n"
+               f"report:  {outcome.report_html} (and {outcome.report_md.name})")
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -30,10 +30,11 @@ class ModelsFile:
     path: Path = field(metadata={"help": "the models.toml this came from"})
     models: tuple[ModelSpec, ...] = field(metadata={"help": "the models, in file order"})
     output_dir: Path = field(default=Path("results"), metadata={"help": "where outputs go"})
+    suite: str = field(default="demo", metadata={"help": "the bench suite `edgeprof run` measures (bench/suites/)"})
 
 
 MODEL_KEYS = {"name", "source", "revision", "quant", "outtype"}
-TOP_KEYS = {"models", "output_dir"}
+TOP_KEYS = {"models", "output_dir", "suite"}
 
 
 def load_models_file(path: Path) -> ModelsFile:
@@ -51,7 +52,8 @@ def load_models_file(path: Path) -> ModelsFile:
         if names.count(name) > 1:
             raise fail("toml_value", path=path, where="models", detail=f"name {name!r} is used twice")
     out = Path(expect(path, "top level", data, "output_dir", str)) if "output_dir" in data else Path("results")
-    return ModelsFile(path, models, out if out.is_absolute() else path.parent / out)
+    suite = expect(path, "top level", data, "suite", str) if "suite" in data else "demo"
+    return ModelsFile(path, models, out if out.is_absolute() else path.parent / out, suite)
 
 
 def _where(text: str, index: int, key: str | None = None) -> str:

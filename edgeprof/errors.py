@@ -85,7 +85,10 @@ MESSAGES: dict[str, str] = {
                          "rerun with the same corpus and --ppl-ctx, or delete the file",
     "vocab_differs": "{path}: it splits the corpus into other tokens than the KLD baseline "
                      "does; KL-divergence needs the same model's tokenizer",
+    "unknown_suite": "unknown bench suite {name!r}{hint}; suites: {choices} (or the path of a suite .toml)",
     # plots and reports
+    "report_failed": "the report step failed (exit code {code}); the measurements are kept: rerun it alone "
+    "with `python {command}`",
     "no_results": "{path}: no bench.jsonl here; run `edgeprof bench ... --results {path}` first",
     "results_empty": "{paths}: no successful result rows to plot",
     "toml_syntax": "{path}:{line}: invalid TOML: {detail}",

@@ -91,7 +91,7 @@ def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress
     rows: list[dict] = []
     try:
         if speed:
-            _run_speed(spec, store, rows, progress)
+            run_speed(spec, store, rows, progress)
         if quality is not None:
             from edgeprof.bench.quality.run import run_quality
 
@@ -103,7 +103,7 @@ def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress
     _print(rows, store, fmt, export_llama_bench, speed)
 
 
-def _run_speed(spec, store, rows: list[dict], progress: bool) -> None:
+def run_speed(spec, store, rows: list[dict], progress: bool) -> None:
     from tqdm import tqdm
 
     from edgeprof.bench.runner import run_sweep

@@ -38,8 +38,16 @@ def gpus() -> list[dict[str, str]]:
 def system_info(device_name: str | None = None) -> dict:
     """The machine's description, with the name plots and reports call it by."""
     info = dict(_machine())
-    info["device_name"] = device_name or info["device_model"] or info["hostname"]
+    info["device_name"] = device_name or default_device_name(info)
     return info
+
+
+def default_device_name(info: dict) -> str:
+    """The board's model (a Pi or Jetson names itself in the device tree) or the hostname, plus the
+    GPU where there is one: cloud and CI machines often call themselves just "vm"."""
+    name = info["device_model"] or info["hostname"]
+    gpus = info.get("gpus") or []
+    return f"{name} + {gpus[0]['name']}" if gpus else name
 
 
 @lru_cache(maxsize=1)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from edgeprof.bench.store import STORE_NAME, read_jsonl
 from edgeprof.errors import fail
+from edgeprof.quantize import levels as quant_levels
 
 # Precision order of llama.cpp's levels (most precise first). It fixes each level's colour and
 # the order of every legend, so a level looks the same in every figure.
 LEVEL_ORDER = ("F32", "BF16", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
                "Q4_1", "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M", "IQ3_S", "IQ3_XS",
                "IQ3_XXS", "Q2_K", "Q2_K_S", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S")
-UNQUANTIZED = ("F32", "BF16", "F16")
+UNQUANTIZED = tuple(quant_levels.UNQUANTIZED)
 # The settings that make a speed cell; n_prompt varies within one "scenario" (see reference_rows).
 SETTING_KEYS = ("n_threads", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "type_k", "type_v", "n_gen",
                 "n_depth", "repetitions", "prompt")

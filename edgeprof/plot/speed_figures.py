@@ -125,5 +125,6 @@ def devices(results: Results):
                for i, device in enumerate(per_device)]
     axes[1].legend(handles=proxies, title="device (hatching)", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                    frameon=False, fontsize=8, title_fontsize=8)
-    style.caption(fig, _caption(results, results.speed, " · each device's reference settings; colours: level"))
+    shown = [r for d in results.devices for r in reference_rows([x for x in results.speed if device_of(x) == d])]
+    style.caption(fig, _caption(results, shown, " · each device's reference settings; colours: level"))
     return fig

@@ -1,0 +1,129 @@
+"""`edgeprof run`: convert every model of a models.toml (reusing finished files), bench and evaluate
+it per the file's bench suite, then plot and write the report. Every stage skips what is already
+done, so a rerun after a crash or Ctrl-C resumes where it stopped."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from edgeprof.quantize.levels import UNQUANTIZED
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    models_file: Path = field(metadata={"help": "the models.toml to run"})
+    device_name: str | None = field(default=None, metadata={"help": "what results call this device"})
+    suite: str | None = field(default=None, metadata={"help": "a bench suite instead of the file's own"})
+    fmt: str = field(default="png", metadata={"help": "figure format: png or svg"})
+    progress: bool = field(default=True, metadata={"help": "progress bars"})
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    results: Path = field(metadata={"help": "this device's results folder"})
+    report_html: Path = field(metadata={"help": "the HTML report"})
+    report_md: Path = field(metadata={"help": "the Markdown report"})
+    figures: Path = field(metadata={"help": "the figures folder"})
+    seconds: float = field(metadata={"help": "wall time of the whole run"})
+
+
+def run(options: RunOptions, say: Say) -> RunOutcome:
+    from edgeprof.bench.store import ResultStore
+    from edgeprof.bench.suite import load_suite
+    from edgeprof.bench.system import system_info
+    from edgeprof.config import load_models_file
+    from edgeprof.plot.figures import slug
+
+    started = time.perf_counter()
+    models = load_models_file(options.models_file)
+    suite = load_suite(options.suite or models.suite, options.models_file.parent)
+    system = system_info(options.device_name)
+    store = ResultStore(models.output_dir / slug(system["device_name"]))
+    say(f"suite {suite.name}: {suite.description}")
+    for spec in models.models:
+        files = _convert(spec, models.output_dir / "models", options, say)
+        _bench(suite, files, store, system, options, say)
+        _evaluate(suite, files, store, options, say)
+    md, page = _report(models.output_dir, suite, options, say)
+    return RunOutcome(store.folder, page, md, page.parent / "figures", time.perf_counter() - started)
+
+
+def _convert(spec, out_dir: Path, options: RunOptions, say: Say) -> dict[str, Path]:
+    from edgeprof.quantize.pipeline import ConvertOptions, convert
+
+    say(f"== convert {spec.name} ({spec.source})")
+    rows = convert(spec.source, ConvertOptions(levels=spec.levels, outtype=spec.outtype, out_dir=out_dir,
+                                               name=spec.name, revision=spec.revision, progress=options.progress), say)
+    return {row.level: row.path for row in rows}
+
+
+def _bench(suite, files: dict[str, Path], store, system: dict, options: RunOptions, say: Say) -> None:
+    from edgeprof.bench.commands import run_speed
+    from edgeprof.bench.suite import AUTO_LAYERS
+    from edgeprof.bench.sweep import SweepSpec
+
+    has_gpu = system["gpu_offload_supported"] and bool(system["gpus"])
+    for scenario in suite.scenarios:
+        if scenario.needs_gpu and not has_gpu:
+            say(f"== bench {scenario.name}: skipped, no GPU offload on this device")
+            continue
+        paths = [files[lv] for lv in (scenario.levels or files) if lv in files]
+        if not paths:
+            say(f"== bench {scenario.name}: skipped, none of its levels ({', '.join(scenario.levels)}) were converted")
+            continue
+        say(f"== bench {scenario.name}: {len(paths)} file(s)")
+        layers = tuple(dict.fromkeys((-1 if has_gpu else 0) if n == AUTO_LAYERS else n for n in scenario.n_gpu_layers))
+        spec = SweepSpec(models=tuple(paths), threads=scenario.threads or (len(os.sched_getaffinity(0)),),
+                         n_gpu_layers=layers, n_prompt=scenario.n_prompt, n_gen=scenario.n_gen,
+                         n_depth=scenario.n_depth, repetitions=scenario.repetitions, device_name=options.device_name)
+        run_speed(spec, store, [], options.progress)
+
+
+def _evaluate(suite, files: dict[str, Path], store, options: RunOptions, say: Say) -> None:
+    from edgeprof.bench.quality.run import QualitySpec, run_quality
+
+    checks = suite.quality
+    if checks is None or not (checks.tasks or checks.corpus):
+        return
+    baseline = next((files[lv] for lv in UNQUANTIZED if lv in files), None)
+    say(f"== evaluate: {', '.join(checks.tasks) or '-'}; perplexity: {checks.corpus or '-'}")
+    spec = QualitySpec(tasks=checks.tasks, limit=checks.limit, shots=checks.shots, corpus=checks.corpus,
+                       ppl_ctx=checks.ppl_ctx, ppl_chunks=checks.ppl_chunks,
+                       kld_baseline=baseline if checks.kld and checks.corpus else None,
+                       threads=len(os.sched_getaffinity(0)), device_name=options.device_name)
+    run_quality(spec, tuple(files.values()), store, lambda row: None, options.progress)
+
+
+def device_folders(output_dir: Path) -> list[Path]:
+    """Every results folder under the output folder: this device's and any copied in from others."""
+    return sorted(p.parent for p in output_dir.glob("*/bench.jsonl"))
+
+
+def _report(output_dir: Path, suite, options: RunOptions, say: Say) -> tuple[Path, Path]:
+    """Plot and report in a fresh process: it reads only the results, and keeps matplotlib's native
+    code apart from llama.cpp's GPU libraries (on the H100 device the two in one process crashed)."""
+    import subprocess
+    import sys
+
+    from edgeprof.errors import fail
+
+    folders = device_folders(output_dir)
+    out = output_dir / "report"
+    say(f"== plot and report: {', '.join(str(f) for f in folders)}")
+    command = [sys.executable, "-m", "edgeprof", "report", "--out", str(out), "--format", options.fmt]
+    for folder in folders:
+        command += ["--results", str(folder)]
+    if suite.max_kld is not None:
+        command += ["--max-kld", str(suite.max_kld)]
+    if suite.min_acc is not None:
+        command += ["--min-acc", str(suite.min_acc)]
+    done = subprocess.run(command, stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise fail("report_failed", code=done.returncode, command=" ".join(command[1:]))
+    return out / "report.md", out / "report.html"
