@@ -60,6 +60,9 @@ def _convert(spec, out_dir: Path, options: RunOptions, say: Say) -> dict[str, Pa
     say(f"== convert {spec.name} ({spec.source})")
     rows = convert(spec.source, ConvertOptions(levels=spec.levels, outtype=spec.outtype, out_dir=out_dir,
                                                name=spec.name, revision=spec.revision, progress=options.progress), say)
+    from edgeprof.quantize.commands import summary_table
+
+    say(summary_table(rows))
     return {row.level: row.path for row in rows}
 
 

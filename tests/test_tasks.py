@@ -15,6 +15,7 @@ from edgeprof.bench.tasks.definition import load_task, task_names
 from edgeprof.bench.tasks.examples import sample
 from edgeprof.bench.tasks.metrics import after_hashes, classification, last_number, summarize
 from edgeprof.errors import EdgeprofError
+from file_errors import error_from
 
 CMMLU_CSV = "\ufeff,Question,A,B,C,D,Answer\n0,\"中国的首都是哪里？\",上海,北京,广州,深圳,B\n1,一加一等于几？,1,2,3,4,B\n"
 
@@ -174,11 +175,8 @@ def test_a_new_task_is_a_new_file(tmp_path):
     ('kind = "choice"\n[sources.a\n', ":2: invalid TOML"),
 ])
 def test_bad_task_files_name_file_and_problem(tmp_path, text, message):
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    with pytest.raises(EdgeprofError) as err:
-        load_task(str(path))
-    assert str(path) in str(err.value) and message in str(err.value)
+    error = error_from(load_task, tmp_path / "bad.toml", text)
+    assert str(tmp_path / "bad.toml") in error and message in error
 
 
 def test_unknown_task_and_missing_data_say_what_to_do(tmp_path):

@@ -87,7 +87,8 @@ def speed_vs_quality(results: Results):
         ax.set_xscale("symlog", linthresh=1e-3)
     style.legend_outside(ax, "level")
     style.caption(fig, f"device: {device_line(results, results.devices)} · {settings_line(reference_rows(results.speed))}"
-                       " · frontier: levels no other level beats on both speed and quality")
+                       " · per level: the cell with the longest prompt · frontier: levels no other level beats on "
+                       "both speed and quality")
     return fig
 
 

@@ -1,0 +1,176 @@
+"""`edgeprof plot`: every figure drawn from recorded results (the H100 device and this 2-core VM,
+tests/fixtures/recorded/), including results with missing sensors, a single level and rows from
+before the timeline was recorded; the files are checked to be real images."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgeprof.cli import cli
+from edgeprof.plot.data import load_results
+from edgeprof.plot.figures import FIGURES, device_results, render_all
+from edgeprof.plot.quality import pareto_front
+from edgeprof.plot.select import Skip
+
+RECORDED = Path(__file__).parent / "fixtures" / "recorded"
+GPU, CPU, DEMO = RECORDED / "h100", RECORDED / "vm-2core", RECORDED / "demo-vm"
+
+
+def rows_of(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "bench.jsonl").read_text().splitlines()]
+
+
+def write_rows(folder: Path, rows: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def series(fig) -> int:
+    """Data series drawn: labelled lines, bar groups, boxes (independent of how the figure made them)."""
+    from matplotlib.patches import PathPatch
+
+    count = 0
+    for ax in fig.axes:
+        count += sum(1 for line in ax.get_lines() if not line.get_label().startswith("_"))
+        count += len(ax.containers)
+        count += sum(1 for p in ax.patches if isinstance(p, PathPatch))
+    return count
+
+
+def levels_in(rows: list[dict], kind: str = "speed", **settings) -> set[str]:
+    return {r["model"]["level"] for r in rows if r.get("kind") == kind
+            and all(r["settings"].get(k) == v for k, v in settings.items())}
+
+
+def draw(name: str, *folders: Path, device: str | None = None):
+    results = load_results(list(folders))
+    if device:
+        results = device_results(results, device)
+    return FIGURES[name].draw(results)
+
+
+def assert_real_png(path: Path) -> None:
+    import matplotlib.image
+    import numpy as np
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[0] > 250 and pixels.shape[1] > 400
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 20  # not a blank canvas
+
+
+def test_every_figure_from_the_recorded_results_of_two_devices(tmp_path):
+    demo, gpu = rows_of(DEMO), rows_of(GPU)
+    n_demo = len(levels_in(demo))
+    expected = {  # figure -> (folders, device, series), each count taken from the fixture's own rows
+        "quality_vs_size": ((DEMO,), None, len({r["task"]["name"] for r in demo if r["kind"] == "task"}) + 1),
+        "speed_vs_quality": ((DEMO,), None, len(levels_in(demo, "perplexity")) + 1),  # points + frontier
+        "latency_vs_prompt": ((DEMO,), None, 2 * n_demo),
+        "token_latency": ((DEMO,), None, n_demo + 1),  # a box per level + one run's timeline
+        "memory": ((GPU,), None, 4),  # RSS and VRAM, each measured beside estimated
+        "threads": ((GPU,), None, 2 * len(levels_in(gpu, n_gpu_layers=0))),
+        "gpu_layers": ((GPU,), None, 2 * len(levels_in(gpu, n_threads=16))),
+        "devices": ((GPU, CPU), None, 2 * 2),  # a bar group per device, decode and TTFT
+        "utilisation": ((GPU,), None, 3),  # CPU %, GPU %, GPU power
+    }
+    assert set(expected) == set(FIGURES)
+    for name, (folders, device, count) in expected.items():
+        assert series(draw(name, *folders, device=device)) == count, name
+    rendered = render_all(load_results([GPU, CPU, DEMO]), tmp_path, "png")
+    drawn = [r for r in rendered if r.path]
+    assert {r.name for r in drawn} == set(FIGURES)
+    for item in drawn:
+        assert_real_png(item.path)
+    skipped = {(r.name, r.device) for r in rendered if r.skipped}
+    assert skipped == {("gpu_layers", "vm-2core"), ("gpu_layers", "vm")}  # CPU-only devices: nothing to sweep
+
+
+def test_missing_sensors_draw_what_was_read(tmp_path):
+    """The 2-core VM has no GPU and no power sensor: the utilisation plot shows CPU only and the
+    memory plot RSS only; with no readings at all those two figures are skipped, not faked."""
+    assert series(draw("utilisation", DEMO)) == 1
+    assert series(draw("memory", DEMO)) == 2
+    bare = []
+    for row in rows_of(DEMO):
+        row.pop("memory", None)
+        if "timeline" in row:
+            row["timeline"]["values"] = {}
+        bare.append(row)
+    folder = write_rows(tmp_path / "bare", bare)
+    for name in ("utilisation", "memory"):
+        with pytest.raises(Skip):
+            draw(name, folder)
+    assert series(draw("latency_vs_prompt", folder)) == 2 * len(levels_in(bare))
+
+
+def test_a_single_level_and_rows_without_timelines(tmp_path):
+    single = [r for r in rows_of(DEMO) if r["model"]["level"] == "Q4_K_M"]
+    for row in single:
+        row.pop("timeline", None)
+        row.get("metrics", {}).pop("tokens_per_repetition", None)
+    folder = write_rows(tmp_path / "single", single)
+    assert series(draw("latency_vs_prompt", folder)) == 2
+    assert series(draw("token_latency", folder)) == 2
+    assert series(draw("speed_vs_quality", folder)) == 2
+    assert series(draw("threads", folder)) == 2  # Q4_K_M was measured on 1 and 2 threads
+    with pytest.raises(Skip, match="timeline"):
+        draw("utilisation", folder)
+    fig = draw("token_latency", folder)
+    timeline = [line for line in fig.axes[1].get_lines() if not line.get_label().startswith("_")][0]
+    n_gen = single[0]["settings"]["n_gen"]
+    assert len(timeline.get_xdata()) == n_gen  # one repetition's steps, split without the per-rep counts
+
+
+def test_pareto_front():
+    points = [(0.0, 100.0), (0.01, 120.0), (0.05, 110.0), (0.2, 150.0), (0.3, 140.0), (0.2, 150.0)]
+    assert pareto_front(points) == [0, 1, 3, 5]
+    assert pareto_front([(0.1, 5.0)]) == [0]
+
+
+def test_same_colour_for_a_level_in_every_figure():
+    from matplotlib.colors import to_hex
+
+    from edgeprof.plot import style
+
+    fig = draw("latency_vs_prompt", DEMO)
+    colours = {line.get_label(): to_hex(line.get_color()) for line in fig.axes[0].get_lines()}
+    assert colours == {level: to_hex(style.level_color(level)) for level in levels_in(rows_of(DEMO))}
+    assert len(set(colours.values())) == len(colours)
+
+
+def test_plot_command_svg_and_several_devices(tmp_path):
+    result = CliRunner().invoke(cli, ["plot", "--results", str(GPU), "--results", str(CPU), "--out", "figs",
+                                      "--format", "svg"])
+    assert result.exit_code == 0, result.output
+    files = sorted(Path("figs").glob("*.svg"))
+    assert len(files) == len(FIGURES) * 2 - 3 - 1  # per-device figures twice; no GPU sweep on the VM
+    import xml.etree.ElementTree as ET
+
+    for path in files:
+        root = ET.parse(path).getroot()
+        assert root.tag.endswith("svg") and len(list(root.iter())) > 50
+    assert "skipped gpu_layers [vm-2core]: only one value of n_gpu_layers" in result.output
+
+
+def test_plot_errors_are_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["plot", "--results", str(empty)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {empty}: no bench.jsonl here; run `edgeprof bench ... --results {empty}` first"
+    failed = write_rows(tmp_path / "failed", [{"kind": "speed", "status": "failed", "model": {}}])
+    result = CliRunner().invoke(cli, ["plot", "--results", str(failed)])
+    assert result.exit_code == 1 and "no successful result rows" in result.output
+
+
+def test_plot_never_writes_into_the_results(tmp_path):
+    copy = shutil.copytree(DEMO, tmp_path / "demo")
+    before = {p: p.stat().st_mtime_ns for p in copy.rglob("*")}
+    assert CliRunner().invoke(cli, ["plot", "--results", str(copy), "--out", "figs"]).exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*")} == before

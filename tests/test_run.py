@@ -1,0 +1,118 @@
+"""`edgeprof run`: models.toml + a bench suite -> converted files, measurements, figures and a report,
+resumable; suites are checked like every other file users write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgeprof.bench.suite import load_suite, suite_names
+from edgeprof.cli import cli
+from file_errors import error_from
+from tiny import TinySpec
+
+SUITE = """
+description = "tiny: two prompt lengths on every level, one thread count more on Q4_K_M, KLD"
+
+[[scenario]]
+name = "levels"
+ngl = "auto"
+prompt_tokens = [16, 32]
+gen_tokens = [8]
+repetitions = 2
+
+[[scenario]]
+name = "threads"
+levels = ["Q4_K_M"]
+threads = [1]
+prompt_tokens = [32]
+gen_tokens = [8]
+repetitions = 2
+
+[[scenario]]
+name = "gpu-offload"
+needs = "gpu"
+levels = ["Q4_K_M"]
+ngl = [0, "all"]
+prompt_tokens = [32]
+gen_tokens = [8]
+
+[quality]
+ppl = "corpus.txt"
+ppl_ctx = 64
+ppl_chunks = 2
+
+[budget]
+max_kld = 0.5
+"""
+
+
+def write_project(tmp_path: Path, checkpoint: Path) -> Path:
+    (tmp_path / "tiny-suite.toml").write_text(SUITE)
+    (tmp_path / "corpus.txt").write_text(" ".join(["The quick brown fox jumps over the lazy dog."] * 80))
+    models = tmp_path / "models.toml"
+    models.write_text(f'output_dir = "out"\nsuite = "tiny-suite.toml"\n\n[[models]]\nname = "tiny"\n'
+                      f'source = "{checkpoint}"\nquant = ["Q8_0", "Q4_K_M"]\n')
+    return models
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_run_end_to_end_then_resume(tiny_factory, tmp_path):
+    checkpoint, _, _ = tiny_factory(TinySpec(tied=True))
+    models = write_project(tmp_path, checkpoint)
+    result = CliRunner().invoke(cli, ["run", str(models), "--device-name", "test box", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "models").glob("*.gguf")) == ["tiny-F16.gguf", "tiny-Q4_K_M.gguf",
+                                                                       "tiny-Q8_0.gguf"]
+    stored = rows(out / "test-box" / "bench.jsonl")
+    speed = [r for r in stored if r["kind"] == "speed"]
+    assert len(speed) == 3 * 2 + 1  # every level at two prompt lengths, Q4_K_M on one thread more
+    assert {r["system"]["device_name"] for r in stored} == {"test box"}
+    assert len([r for r in stored if r["kind"] == "perplexity"]) == 3
+    report = out / "report" / "report.html"
+    assert report.is_file() and (out / "report" / "report.md").is_file()
+    assert "test box" in report.read_text() and "mean KLD vs the unquantized file &lt;= 0.5" in report.read_text()
+    assert len(list((out / "report" / "figures").glob("*.png"))) >= 7
+    assert f"results: {out / 'test-box'}" in result.output and f"report:  {report}" in result.output
+    assert "gpu-offload: skipped, no GPU offload on this device" in result.output or "bench gpu-offload:" in result.output
+
+    again = CliRunner().invoke(cli, ["run", str(models), "--device-name", "test box", "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert len(rows(out / "test-box" / "bench.jsonl")) == len(stored)  # nothing measured twice
+    assert again.output.count("reusing") == 3 and "skipped 6 cells already" in again.output  # F16 + 2 levels
+
+
+def test_shipped_suites_load():
+    assert {"demo", "standard"} <= set(suite_names())
+    demo = load_suite("demo")
+    assert [s.name for s in demo.scenarios] == ["levels", "threads", "gpu-offload"]
+    assert demo.scenarios[2].needs_gpu and demo.max_kld == 0.05
+    assert demo.quality.corpus == "gsm8k_text" and demo.quality.kld
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[scenario]]\nname = "a"\nprompt = [1]\n', "line 1, scenario[0]: unknown key 'prompt' (did you mean "),
+    ('[[scenario]]\nname = "a"\nlevels = ["Q9_X"]\n', "line 1, scenario[0]: unknown quantization level 'Q9_X'"),
+    ('[[scenario]]\nname = "a"\nthreads = [-1]\n', "'threads' must be whole numbers (or \"all\"), got -1"),
+    ('[quality]\ntasks = "mmlu"\n', "line 1, quality: 'tasks' must be a list, got str"),
+    ('[budget]\nmax_kld = "low"\n', "'max_kld' must be a number, got str"),
+    ('[[scenario]]\nname = "a"\nneeds = "tpu"\n', "needs must be \"gpu\", got 'tpu'"),
+    ("[[scenario]\n", "invalid TOML"),
+])
+def test_suite_errors_name_file_and_line(tmp_path, text, message):
+    error = error_from(load_suite, tmp_path / "bad.toml", text)
+    assert error.startswith(str(tmp_path / "bad.toml")) and message in error
+
+
+def test_unknown_suite_in_models_toml_is_one_line(tmp_path):
+    (tmp_path / "models.toml").write_text('suite = "demoo"\n[[models]]\nname = "x"\nsource = "demo"\n')
+    result = CliRunner().invoke(cli, ["run", "--no-progress"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("Error: unknown bench suite 'demoo' (did you mean 'demo'?)")
