@@ -56,6 +56,8 @@ def test_recommendation_states_the_speedup_and_its_cost():
     else:
         assert f"gives {best.tg_tps / q8.tg_tps:.2f}x the decode speed of Q8_0" in text
         assert f"{best.kld - q8.kld:+.3f} KLD" in text
+        overlap = best.tg_tps - best.tg_std <= q8.tg_tps + q8.tg_std
+        assert ("within one standard deviation" in text) == overlap
     nothing = recommendation(device, entries(results, device, Budget(max_kld=0.0)), Budget(max_kld=0.0))
     assert nothing.startswith(f"On {device}, SmolLM2-135M-Instruct F16 ")  # only the baseline has KLD 0
 
@@ -121,3 +123,16 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (3000, 1200)
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 100  # text and plots, not blank
+
+
+def test_advice_says_when_the_speeds_are_within_noise():
+    from edgeprof.plot.leaderboard import Entry
+
+    def entry(level, tg, std, kld):
+        return Entry("m", level, 100.0, 8.0, tg, std, 500.0, 50.0, kld, None, False, None)
+
+    clear = recommendation("pi", [entry("Q4_K_M", 20.0, 0.5, 0.04), entry("Q8_0", 10.0, 0.5, 0.003)], Budget(0.05))
+    assert clear.startswith("On pi, m Q4_K_M gives 2.00x the decode speed of Q8_0 (20.0 vs 10.0 t/s) for +0.037 KLD")
+    assert "standard deviation" not in clear
+    noisy = recommendation("pi", [entry("Q4_K_M", 11.0, 1.0, 0.04), entry("Q8_0", 10.0, 1.0, 0.003)], Budget(0.05))
+    assert "within one standard deviation" in noisy

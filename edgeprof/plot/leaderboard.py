@@ -99,11 +99,19 @@ def recommendation(device: str, ranked: list[Entry], budget: Budget) -> str:
         text = (f"On {device}, {best.model} {best.level} gives {best.tg_tps / reference.tg_tps:.2f}x the decode speed "
                 f"of {reference.level} ({best.tg_tps:.1f} vs {reference.tg_tps:.1f} t/s){_cost(best, reference)} "
                 f"at {100 * best.size_mb / reference.size_mb:.0f}% of its file size.")
+    if reference.level != best.level and _overlap(best, reference):
+        text += (" The two decode speeds are within one standard deviation of each other on this run: more "
+                 "repetitions (-r) would tell them apart.")
     faster = [e for e in ranked if e.fails and e.model == best.model and (e.tg_tps or 0) > best.tg_tps]
     if faster:
         text += (f" The faster {faster[0].level} ({faster[0].tg_tps:.1f} t/s) is outside the budget "
                  f"({faster[0].fails}).")
     return text
+
+
+def _overlap(a: Entry, b: Entry) -> bool:
+    """Whether the mean ± std ranges of two decode speeds overlap (a noisy machine, too few repetitions)."""
+    return a.tg_tps - (a.tg_std or 0) <= b.tg_tps + (b.tg_std or 0)
 
 
 def _cost(best: Entry, reference: Entry) -> str:
