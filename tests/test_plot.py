@@ -21,6 +21,15 @@ RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 GPU, CPU, DEMO = RECORDED / "h100", RECORDED / "vm-2core", RECORDED / "demo-vm"
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    """The figures a test draws without saving are closed after it."""
+    yield
+    from edgeprof.plot.style import pyplot
+
+    pyplot().close("all")
+
+
 def rows_of(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "bench.jsonl").read_text().splitlines()]
 
@@ -174,3 +183,20 @@ def test_plot_never_writes_into_the_results(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in copy.rglob("*")}
     assert CliRunner().invoke(cli, ["plot", "--results", str(copy), "--out", "figs"]).exit_code == 0
     assert {p: p.stat().st_mtime_ns for p in copy.rglob("*")} == before
+
+
+def test_two_models_on_one_device_are_told_apart(tmp_path):
+    """The shape model's rows moved onto the demo's device: each figure keeps one series per model
+    file, labelled with the model, coloured by level and styled by model."""
+    shape = rows_of(CPU)
+    for row in shape:
+        row["system"] = rows_of(DEMO)[0]["system"]
+    folder = write_rows(tmp_path / "both", rows_of(DEMO) + shape)
+    fig = draw("latency_vs_prompt", folder)
+    lines = [line for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
+    assert len(lines) == len(levels_in(rows_of(DEMO))) + len(levels_in(shape))
+    assert {line.get_label() for line in lines} >= {"SmolLM2-135M-Instruct · Q4_K_M", "SmolLM2-135M-shape · Q4_K_M"}
+    assert {line.get_linestyle() for line in lines} == {"-", "--"}
+    assert series(draw("token_latency", folder)) == len(lines) + 1
+    memory = draw("memory", folder)
+    assert len(memory.axes[0].get_xticklabels()) == len(lines)

@@ -73,6 +73,7 @@ def render_all(results: Results, out: Path, fmt: str = "png", names: list[str] |
             try:
                 fig = spec.draw(subset)
             except Skip as why:
+                style.pyplot().close("all")  # a figure may have been started before the data ran out
                 item = Rendered(name, None, spec.shows, device, str(why))
             else:
                 item = Rendered(name, style.save(fig, out / stem, fmt), spec.shows, device)

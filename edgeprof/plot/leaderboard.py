@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from edgeprof.plot.data import UNQUANTIZED, Results, device_of, model_of, reference_rows, sort_levels
 from edgeprof.plot.quality import accuracy_by_file, file_key, kld_by_file
-from edgeprof.plot.select import per_level
+from edgeprof.plot.select import per_series
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ def entries(results: Results, device: str, budget: Budget) -> list[Entry]:
     out = []
     for model in results.models:
         rows = reference_rows([r for r in results.speed if device_of(r) == device and model_of(r) == model])
-        for level, row in per_level(rows).items():
-            key, m = file_key(row), row["metrics"]
+        for series, row in per_series(rows).items():
+            level, key, m = series.level, file_key(row), row["metrics"]
             kld = klds.get(key, {}).get("kld_mean")
             acc = accs.get(key, {}).get(task).value if task and task in accs.get(key, {}) else None
             desc = row["model"]

@@ -8,7 +8,7 @@ from collections import defaultdict
 from edgeprof.plot import style
 from edgeprof.plot.data import Results, device_line, device_of, reference_rows, settings_line
 from edgeprof.plot.quality import accuracy_by_file, file_key, files, kld_by_file, pareto_front
-from edgeprof.plot.select import Skip, per_level
+from edgeprof.plot.select import Skip, per_series
 
 LINE_STYLES = ("-", "--", ":", "-.")
 
@@ -67,15 +67,14 @@ def speed_vs_quality(results: Results):
     for d, device in enumerate(results.devices):
         ref = reference_rows([r for r in results.speed if device_of(r) == device])
         points = []
-        for level, row in per_level(ref).items():
+        for series, row in per_series(ref).items():
             q, speed = quality.get(file_key(row)), row["metrics"].get("tg_tps_mean")
             if q is None or speed is None:
                 continue
-            synthetic = row["model"].get("synthetic", False)
-            ax.plot([q], [speed], linestyle="none", markersize=7, label=f"{style.level_label(level, synthetic)}"
-                    f"{f' · {device}' if len(results.devices) > 1 else ''}",
-                    **style.marker_style(level, synthetic, style.MARKERS[d % len(style.MARKERS)]))
-            points.append((q if lower_is_better else -q, speed, level))
+            marker = style.MARKERS[d % len(style.MARKERS)] if len(results.devices) > 1 else None
+            ax.plot([q], [speed], markersize=7, label=series.label + (f" · {device}" if len(results.devices) > 1 else ""),
+                    **{**style.series_style(series, marker), "linestyle": "none"})
+            points.append((q if lower_is_better else -q, speed, series.label))
         if points:
             drawn += 1
             _frontier(ax, points, lower_is_better, device)

@@ -7,7 +7,7 @@ import numpy as np
 
 from edgeprof.plot import style
 from edgeprof.plot.data import Results, device_line, device_of, level_of, reference_rows, settings_line
-from edgeprof.plot.select import Skip, by_level, one_run
+from edgeprof.plot.select import Skip, by_series, one_run
 
 # (row key under "memory", bar label, hatch): measured beside estimated, RAM then VRAM.
 MEMORY_BARS = (("peak_rss_mb", "peak RSS (measured)", ""), ("estimate_total_rss_mb", "RSS estimate", "//"),
@@ -21,7 +21,7 @@ PERCENT_METRICS = {"cpu_percent": "CPU (% of one core)", "gpu_util_percent": "GP
 
 def memory(results: Results):
     rows = reference_rows(results.speed)
-    levels = by_level(rows)
+    levels = {series.label: (series, series_rows) for series, series_rows in by_series(rows).items()}
     bars = [(key, label, hatch) for key, label, hatch in MEMORY_BARS
             if any((r.get("memory") or {}).get(key) for r in rows)]
     if not bars:
@@ -30,9 +30,10 @@ def memory(results: Results):
     width = 0.8 / len(bars)
     for i, (key, label, hatch) in enumerate(bars):
         values = [max(((r.get("memory") or {}).get(key) or 0 for r in lr), default=0) or np.nan
-                  for lr in levels.values()]
+                  for _, lr in levels.values()]
         xs = np.arange(len(levels)) + (i - (len(bars) - 1) / 2) * width
-        ax.bar(xs, values, width, label=label, color=[style.level_color(lv) for lv in levels], hatch=hatch,
+        ax.bar(xs, values, width, label=label, color=[style.level_color(s.level) for s, _ in levels.values()],
+               hatch=hatch,
                edgecolor="0.2", linewidth=0.5, alpha=1.0 if i % 2 == 0 else 0.55)
     ax.set_xticks(range(len(levels)), list(levels), rotation=45, ha="right")
     ax.set_ylabel("memory (MiB)")

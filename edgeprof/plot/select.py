@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 
-from edgeprof.plot.data import SETTING_KEYS, level_of, reference_rows, sort_levels
+from edgeprof.plot.data import SETTING_KEYS, level_of, level_rank, model_of, reference_rows
 
 DEFAULT_LEVEL = "Q4_K_M"  # the level most edge deployments start from
 
@@ -15,11 +16,31 @@ class Skip(Exception):
     """A figure the recorded results cannot support; the message says what is missing."""
 
 
-def by_level(rows: list[dict]) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = defaultdict(list)
+@dataclass(frozen=True)
+class Series:
+    """One model file's line/box/bar in a figure: coloured by level, marked by model."""
+    model: str
+    level: str
+    synthetic: bool
+    model_index: int  # 0, 1, ... in the order models appear: picks marker and line style
+    several_models: bool  # whether the label must name the model
+
+    @property
+    def label(self) -> str:
+        text = f"{self.model} · {self.level}" if self.several_models else self.level
+        return f"{text} (synthetic)" if self.synthetic else text
+
+
+def by_series(rows: list[dict]) -> dict[Series, list[dict]]:
+    """Rows grouped per model file, models in order of appearance, levels in precision order."""
+    models = list(dict.fromkeys(model_of(r) for r in rows))
+    grouped: dict[Series, list[dict]] = defaultdict(list)
     for row in rows:
-        grouped[level_of(row)].append(row)
-    return {level: grouped[level] for level in sort_levels(grouped)}
+        model = model_of(row)
+        key = Series(model, level_of(row), bool(row["model"].get("synthetic")), models.index(model), len(models) > 1)
+        grouped[key].append(row)
+    order = sorted(grouped, key=lambda k: (k.model_index, level_rank(k.level), k.level, k.synthetic))
+    return {key: grouped[key] for key in order}
 
 
 def shown_level(levels: list[str]) -> str:
@@ -32,17 +53,19 @@ def representative(level_rows: list[dict]) -> dict:
     return max(level_rows, key=lambda r: r["settings"].get("n_prompt") or 0)
 
 
-def per_level(rows: list[dict]) -> dict[str, dict]:
-    """level -> its representative row, in precision order."""
-    return {level: representative(level_rows) for level, level_rows in by_level(rows).items()}
+def per_series(rows: list[dict]) -> dict[Series, dict]:
+    """Each model file's representative row, in figure order."""
+    return {key: representative(series_rows) for key, series_rows in by_series(rows).items()}
 
 
 def one_run(rows: list[dict]) -> dict:
-    """The representative reference cell of the level single-run figures show."""
-    ref = per_level(reference_rows(rows))
+    """The representative reference cell that single-run figures show: the first model's Q4_K_M
+    (or middle level)."""
+    ref = [(key, row) for key, row in per_series(reference_rows(rows)).items() if key.model_index == 0]
     if not ref:
         raise Skip("no speed rows")
-    return ref[shown_level(list(ref))]
+    level = shown_level([key.level for key, _ in ref])
+    return next(row for key, row in ref if key.level == level)
 
 
 def sweep(rows: list[dict], key: str) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from edgeprof.plot import style
 from edgeprof.plot.data import Results, device_of, level_of, reference_rows, settings_line, timeline_of
-from edgeprof.plot.select import Skip, by_level, median_by, one_run, per_level, representative, sweep
+from edgeprof.plot.select import Skip, by_series, median_by, one_run, per_series, sweep
 
 
 def _caption(results: Results, rows: list[dict], extra: str = "") -> str:
@@ -21,17 +21,14 @@ def latency_vs_prompt(results: Results):
     if not rows:
         raise Skip("no speed rows")
     fig, (ttft, prefill) = style.new_figure("TTFT and prefill latency vs prompt length", ncols=2)
-    for level, level_rows in by_level(rows).items():
-        synthetic = level_rows[0]["model"].get("synthetic", False)
+    for series, series_rows in by_series(rows).items():
         for ax, metric in ((ttft, "ttft_ms_mean"), (prefill, "prefill_ms_mean")):
-            points = median_by(level_rows, "n_prompt", metric)
-            ax.plot([p for p, _ in points], [v for _, v in points], label=style.level_label(level, synthetic),
-                    **style.marker_style(level, synthetic))
+            points = median_by(series_rows, "n_prompt", metric)
+            ax.plot([p for p, _ in points], [v for _, v in points], label=series.label, **style.series_style(series))
     for ax, name in ((ttft, "TTFT (ms)"), (prefill, "prefill latency (ms)")):
         ax.set_xlabel("prompt length (tokens)")
         ax.set_ylabel(name)
-    legend_target = prefill
-    style.legend_outside(legend_target, "level")
+    style.legend_outside(prefill, "level")
     style.caption(fig, _caption(results, rows, " · TTFT = prefill + first token's sampling; mean of repetitions"))
     return fig
 
@@ -41,15 +38,13 @@ def token_latency(results: Results):
     if not rows:
         raise Skip("no speed rows")
     fig, (box_ax, line_ax) = style.new_figure("Per-token decode latency", ncols=2)
-    levels = by_level(rows)
-    data, colors = [], []
-    for level, level_rows in levels.items():
-        data.append(representative(level_rows)["metrics"].get("token_latencies_ms") or [float("nan")])
-        colors.append(style.level_color(level))
+    shown = per_series(rows)
+    data = [row["metrics"].get("token_latencies_ms") or [float("nan")] for row in shown.values()]
     parts = box_ax.boxplot(data, showfliers=True, patch_artist=True, widths=0.6)
-    for patch, color in zip(parts["boxes"], colors):
-        patch.set(facecolor=color, alpha=0.75)
-    box_ax.set_xticks(range(1, len(levels) + 1), list(levels), rotation=45, ha="right")
+    for patch, series in zip(parts["boxes"], shown):
+        patch.set(facecolor="none" if series.synthetic else style.level_color(series.level),
+                  edgecolor=style.level_color(series.level), alpha=0.75)
+    box_ax.set_xticks(range(1, len(shown) + 1), [s.label for s in shown], rotation=45, ha="right")
     box_ax.set_ylabel("decode step latency (ms)")
     box_ax.set_title("all decode steps, per level", fontsize=9)
     run = one_run(rows)
@@ -69,12 +64,11 @@ def _scaling(results: Results, key: str, title: str, xlabel: str):
     rows = sweep(results.speed, key)
     values = [v for v, _ in median_by(rows, key, "tg_tps_mean")]  # every swept value, in order
     fig, (tg_ax, pp_ax) = style.new_figure(title, ncols=2)
-    for level, level_rows in by_level(rows).items():
-        synthetic = level_rows[0]["model"].get("synthetic", False)
+    for series, series_rows in by_series(rows).items():
         for ax, metric in ((tg_ax, "tg_tps_mean"), (pp_ax, "pp_tps_mean")):
-            points = median_by(level_rows, key, metric)
-            ax.plot([values.index(v) for v, _ in points], [v for _, v in points],
-                    label=style.level_label(level, synthetic), **style.marker_style(level, synthetic))
+            points = median_by(series_rows, key, metric)
+            ax.plot([values.index(v) for v, _ in points], [v for _, v in points], label=series.label,
+                    **style.series_style(series))
     tg_ax.set_ylabel("decode (tokens/s)")
     pp_ax.set_ylabel("prefill (tokens/s)")
     for ax in (tg_ax, pp_ax):  # evenly spaced ticks: 1,2,4,8 threads or 0,8,16,all layers
@@ -104,8 +98,11 @@ def devices(results: Results):
 
     if len(results.devices) < 2:
         raise Skip("results of one device only; give --results once per device to compare devices")
-    per_device = {d: per_level(reference_rows([r for r in results.speed if device_of(r) == d])) for d in results.devices}
-    levels = results.levels(results.speed)
+    per_device = {d: {k.label: row for k, row in per_series(reference_rows([r for r in results.speed
+                                                                             if device_of(r) == d])).items()}
+                  for d in results.devices}
+    keys = {k.label: k for k in per_series(results.speed)}  # every model file, in figure order
+    levels = list(keys)
     fig, axes = style.new_figure("The same levels across devices", ncols=2)
     width = 0.8 / len(per_device)
     for i, (device, levels_rows) in enumerate(per_device.items()):
@@ -113,7 +110,7 @@ def devices(results: Results):
             values = [levels_rows[lv]["metrics"].get(metric) if lv in levels_rows else None for lv in levels]
             xs = np.arange(len(levels)) + (i - (len(per_device) - 1) / 2) * width
             ax.bar(xs, [np.nan if v is None else v for v in values], width,
-                   color=[style.level_color(lv) for lv in levels], hatch=style.DEVICE_HATCHES[i % 6],
+                   color=[style.level_color(keys[lv].level) for lv in levels], hatch=style.DEVICE_HATCHES[i % 6],
                    edgecolor="0.2", linewidth=0.5)
     for ax, name in zip(axes, ("decode (tokens/s)", "TTFT (ms)")):
         ax.set_xticks(range(len(levels)), levels, rotation=45, ha="right")

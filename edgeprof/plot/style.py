@@ -49,8 +49,14 @@ def marker_style(level: str, synthetic: bool = False, marker: str = "o") -> dict
             "markeredgecolor": color}
 
 
-def level_label(level: str, synthetic: bool = False) -> str:
-    return f"{level} (synthetic)" if synthetic else level
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def series_style(series, marker: str | None = None) -> dict:
+    """Line and marker options of one model file: colour from its level, marker and line style from
+    its model, hollow when synthetic."""
+    return {**marker_style(series.level, series.synthetic, marker or MARKERS[series.model_index % len(MARKERS)]),
+            "linestyle": LINE_STYLES[series.model_index % len(LINE_STYLES)]}
 
 
 def new_figure(title: str, ncols: int = 1, width: float = 7.5, height: float = 4.2):
