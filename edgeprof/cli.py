@@ -144,6 +144,11 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--ppl-chunks", type=click.IntRange(min=1), help="At most N perplexity windows.")
 @click.option("--kld-baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="With --ppl: the F16/BF16 file each model's KL-divergence is measured against.")
+@click.option("--synthetic", metavar="SOURCE", help="Also bench random-weight files with SOURCE's exact shapes and "
+              "per-tensor types: a built-in shape (SmolLM2-135M, Llama-3.2-3B, Qwen2.5-7B, ...), a config.json or "
+              "checkpoint folder, or a hub repo id (config and tokenizer only). Needs --quant.")
+@click.option("--quant", "-q", "quant", metavar="LEVELS", help="With --synthetic: the levels to build, e.g. Q4_K_M,Q8_0.")
+@click.option("--revision", help="With --synthetic and a hub repo id: branch, tag or commit.")
 @click.option("--no-speed", is_flag=True, help="Only the tasks/perplexity, no speed sweep.")
 @click.option("--list-tasks", is_flag=True, help="List the tasks and their data sources, then exit.")
 @click.option("--no-progress", is_flag=True)
@@ -151,7 +156,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
           repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name, force, fmt, export_llama_bench, interval,
           samplers, tasks, limit, shots, task_source, task_data, task_ctx, corpus, ppl_ctx, ppl_chunks, kld_baseline,
-          no_speed, list_tasks, no_progress, verbose) -> None:
+          synthetic, quant, revision, no_speed, list_tasks, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
 
     Every combination of the listed settings is one cell; each cell is appended to
@@ -163,6 +168,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
     edgeprof bench model.gguf --prompt-file prompt.txt --chat -n 256
     edgeprof bench models/*.gguf --tasks mmlu_cloze,hellaswag --limit 200 --no-speed
     edgeprof bench models/*.gguf --ppl gsm8k_text --kld-baseline models/SmolLM2-135M-Instruct-F16.gguf
+    edgeprof bench --synthetic meta-llama/Llama-3.2-3B --quant Q4_K_M,Q3_K_M --ctx 4096   # before downloading
     """
     from edgeprof import llamacpp
     from edgeprof.bench import commands
@@ -173,8 +179,13 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
 
         click.echo(describe_tasks())
         return
+    if bool(synthetic) != bool(quant):
+        raise click.UsageError("--synthetic SOURCE and --quant LEVELS go together")
+    if synthetic:
+        llamacpp.init(verbose)
+        models = (*models, *commands.synthetic_models(synthetic, quant, revision))
     if not models:
-        raise click.UsageError("give one or more GGUF files")
+        raise click.UsageError("give one or more GGUF files (or --synthetic SOURCE --quant LEVELS)")
     if kld_baseline and not corpus:
         raise click.UsageError("--kld-baseline needs --ppl CORPUS")
     if no_speed and not (tasks or corpus):

@@ -77,6 +77,8 @@ MESSAGES: dict[str, str] = {
     "task_files_missing": "{root}: no files match {pattern!r}",
     "task_file_bad": "{path}: cannot read task data: {detail}",
     "task_empty": "task {task}: no usable examples in {root} ({pattern})",
+    "synthetic_source": "{source}: not a built-in shape, a config.json, a checkpoint folder or a hub repo id; "
+    "built-in shapes: {shapes}",
     "task_synthetic": "{path}: a synthetic model (random weights) has no accuracy to measure; "
                       "run tasks on the real file",
     "corpus_too_short": "{what}: the corpus has {n_tokens} tokens, fewer than one window of {n_ctx}; "

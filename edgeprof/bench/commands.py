@@ -68,6 +68,15 @@ def check_models(paths: tuple[Path, ...]) -> tuple[Path, ...]:
     return paths
 
 
+def synthetic_models(source: str, quant: str, revision: str | None) -> tuple[Path, ...]:
+    """Build (or reuse from the cache) the synthetic file of ``source`` at each level."""
+    from edgeprof.quantize import synthetic
+    from edgeprof.quantize.levels import parse_list
+
+    shape = synthetic.resolve(source, revision)
+    return tuple(synthetic.build(shape, parse_list(quant), say=lambda line: click.echo(line, err=True)))
+
+
 def task_folders(pairs: tuple[str, ...]) -> dict[str, Path]:
     """--task-data NAME=PATH, repeatable."""
     folders = {}

@@ -16,14 +16,16 @@ class Architecture:
         "help": "HF stores q/k rows in rotate-half order; llama.cpp's 'llama' graph expects the "
                 "interleaved rope order, so q_proj/k_proj rows are permuted on the way"})
     examples: str = field(default="", metadata={"help": "model families this entry covers"})
+    qkv_bias: bool = field(default=False, metadata={"help": "q/k/v projections carry a bias (Qwen2)"})
+    qk_norm: bool = field(default=False, metadata={"help": "per-head RMS norms on q and k (Qwen3)"})
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "LlamaForCausalLM": Architecture("llama", permute_qk=True,
                                      examples="Llama 2/3.x, TinyLlama, SmolLM/SmolLM2"),
     "MistralForCausalLM": Architecture("llama", permute_qk=True, examples="Mistral 7B"),
-    "Qwen2ForCausalLM": Architecture("qwen2", permute_qk=False, examples="Qwen2, Qwen2.5"),
-    "Qwen3ForCausalLM": Architecture("qwen3", permute_qk=False, examples="Qwen3 dense"),
+    "Qwen2ForCausalLM": Architecture("qwen2", permute_qk=False, examples="Qwen2, Qwen2.5", qkv_bias=True),
+    "Qwen3ForCausalLM": Architecture("qwen3", permute_qk=False, examples="Qwen3 dense", qk_norm=True),
 }
 
 # Source tensors that carry nothing llama.cpp needs.

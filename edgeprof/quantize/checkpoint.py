@@ -44,7 +44,8 @@ class Checkpoint:
         return default
 
 
-def open_checkpoint(path: Path) -> Checkpoint:
+def open_checkpoint(path: Path, weights: bool = True) -> Checkpoint:
+    """The checkpoint in ``path``; ``weights=False`` reads config.json only (synthetic models)."""
     config_path = path / "config.json"
     if not config_path.is_file():
         raise fail("not_a_checkpoint", path=path)
@@ -55,7 +56,7 @@ def open_checkpoint(path: Path) -> Checkpoint:
     arch_name = names[0] if isinstance(names, list) and names else str(config.get("model_type", "?"))
     if arch_name not in ARCHITECTURES:
         raise fail("unsupported_arch", path=config_path, arch=arch_name, supported=supported_list())
-    return Checkpoint(path, config, arch_name, ARCHITECTURES[arch_name], _load_tensors(path))
+    return Checkpoint(path, config, arch_name, ARCHITECTURES[arch_name], _load_tensors(path) if weights else {})
 
 
 def _load_tensors(path: Path) -> dict[str, TensorEntry]:

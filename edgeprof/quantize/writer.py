@@ -162,30 +162,52 @@ def write_gguf(ckpt: Checkpoint, vocab: Vocab, plan: list[PlannedTensor], out_ty
     """Write the whole GGUF to ``tmp_path``; the caller renames it when this returns."""
     import gguf
 
+    writer = begin_gguf(ckpt, vocab, plan, tmp_path, model_name, {"F32": 0, "F16": 1, "BF16": 32}[out_type])
+    writer.add_string(SOURCE_HASH_KEY, source_hash)
+    raw = {"F32": gguf.GGMLQuantizationType.F32, "F16": gguf.GGMLQuantizationType.F16,
+           "BF16": gguf.GGMLQuantizationType.BF16}
+    tensors = [(t.gguf_name, t.shape, raw[t.out_type], nbytes_of(t), lambda t=t: iter_chunks(t)) for t in plan]
+    write_tensors(writer, tensors, on_bytes)
+
+
+def begin_gguf(ckpt: Checkpoint, vocab: Vocab, plan: list[PlannedTensor], tmp_path: Path, model_name: str,
+               file_type: int):
+    """A GGUF writer with the model's hyperparameters, vocabulary and description added."""
+    import gguf
+
     writer = gguf.GGUFWriter(tmp_path, ckpt.architecture.gguf_arch)
     _add_hparams(writer, ckpt)
     _add_vocab(writer, vocab, ckpt)
     _add_metadata(writer, ckpt, plan, model_name)
     writer.add_type(gguf.GGUFType.MODEL)
-    writer.add_file_type({"F32": 0, "F16": 1, "BF16": 32}[out_type])
+    writer.add_file_type(file_type)
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    writer.add_string(SOURCE_HASH_KEY, source_hash)
-    raw = {"F32": gguf.GGMLQuantizationType.F32, "F16": gguf.GGMLQuantizationType.F16,
-           "BF16": gguf.GGMLQuantizationType.BF16}
-    for tensor in plan:
-        np_dtype = np.float32 if tensor.out_type == "F32" else np.float16
-        writer.add_tensor_info(tensor.gguf_name, tensor.shape, np.dtype(np_dtype),
-                               nbytes_of(tensor), raw_dtype=raw[tensor.out_type])
+    return writer
+
+
+# (GGUF name, shape in numpy order, ggml type, bytes, a function giving the data in chunks or None)
+TensorData = tuple
+
+
+def write_tensors(writer, tensors: list[TensorData], on_bytes: Callable[[int], None] = lambda n: None) -> None:
+    """Tensor infos, then each tensor's data; a tensor without a data function is left as a hole
+    (a sparse file: its size on disk is what was written, not its length)."""
+    for name, shape, qtype, nbytes, _ in tensors:
+        writer.add_tensor_info(name, shape, np.dtype(np.float32), nbytes, raw_dtype=qtype)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     out = writer.fout[0]
     writer.write_padding(out, out.tell())
-    for tensor in plan:
-        for chunk in iter_chunks(tensor):
-            out.write(chunk)
-            on_bytes(len(chunk))
-        writer.write_padding(out, nbytes_of(tensor))
+    for _, _, _, nbytes, data in tensors:
+        if data is None:
+            out.seek(nbytes, 1)
+        else:
+            for chunk in data():
+                out.write(chunk)
+                on_bytes(len(chunk))
+        writer.write_padding(out, nbytes)
+    out.truncate(out.tell())  # a trailing hole still counts towards the file's length
     writer.close()
 
 

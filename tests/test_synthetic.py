@@ -1,0 +1,85 @@
+"""Synthetic models (`edgeprof bench --synthetic`): the file has exactly the tensors a real
+conversion gives at each level (names, shapes, per-tensor types, order, size), loads and decodes in
+llama.cpp, is marked synthetic everywhere, and never gets an accuracy."""
+
+from __future__ import annotations
+
+import json
+
+import gguf
+import pytest
+from click.testing import CliRunner
+
+from edgeprof.cli import cli
+from edgeprof.quantize import synthetic
+from edgeprof.quantize.checkpoint import open_checkpoint
+from edgeprof.quantize.pipeline import ConvertOptions, convert
+from edgeprof.quantize.shapes import tensor_shapes
+from tiny import TinySpec
+
+LEVELS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+
+
+def tensors_of(path) -> list[tuple]:
+    return [(t.name, tuple(int(x) for x in t.shape), t.tensor_type.name) for t in gguf.GGUFReader(path).tensors]
+
+
+def data_bytes(path) -> int:
+    return sum(int(t.n_bytes) for t in gguf.GGUFReader(path).tensors)
+
+
+@pytest.mark.parametrize("spec", [TinySpec(tied=True), TinySpec(arch="Qwen2ForCausalLM", hidden=192, heads=3, kv_heads=1),
+                                  TinySpec(layers=3, hidden=320, ffn=640, tied=False)],
+                         ids=["llama-tied", "qwen2-width192", "llama-width320"])
+def test_synthetic_file_has_the_real_conversions_tensors(tmp_path, spec):
+    from tiny import build_checkpoint
+
+    build_checkpoint(tmp_path / "ckpt", spec)
+    real = {r.level: r.path for r in convert(str(tmp_path / "ckpt"), ConvertOptions(
+        levels=LEVELS, out_dir=tmp_path / "real", progress=False, threads=2), report=lambda _: None)}
+    built = synthetic.build(synthetic.resolve(str(tmp_path / "ckpt")), list(LEVELS), out_dir=tmp_path / "syn")
+    for level, path in zip(LEVELS, built):
+        assert tensors_of(path) == tensors_of(real[level]), level  # names, shapes, types, order
+        assert data_bytes(path) == data_bytes(real[level]), level
+        assert synthetic.describe(path) == {"synthetic": True, "source": str(tmp_path / "ckpt")}
+    skeleton = next((tmp_path / "syn").glob("*/skeleton-F16.gguf"))
+    assert skeleton.stat().st_blocks * 512 < skeleton.stat().st_size  # the F16 skeleton is holes on disk
+
+
+def test_synthetic_bench_loads_decodes_and_is_marked(tiny_factory, tmp_path):
+    checkpoint, _, _ = tiny_factory(TinySpec(tied=True))
+    args = ["bench", "--synthetic", str(checkpoint), "--quant", "Q4_K_M,Q8_0", "-p", "16", "-n", "8", "-r", "1",
+            "-t", "2", "--results", str(tmp_path / "r"), "--no-progress", "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "r" / "bench.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert all(r["model"]["synthetic"] and r["metrics"]["tokens_generated_mean"] == 8 for r in rows)
+    assert {r["model"]["level"] for r in rows} == {"Q4_K_M", "Q8_0"}
+    again = CliRunner().invoke(cli, args)
+    assert again.output.count("reusing") == 2  # cached files, not rebuilt
+    refused = CliRunner().invoke(cli, ["bench", "--synthetic", str(checkpoint), "--quant", "Q4_K_M", "--no-speed",
+                                       "--tasks", "hellaswag"])
+    assert refused.exit_code == 1 and "a synthetic model (random weights) has no accuracy to measure" in refused.output
+
+
+# Parameter counts the model cards publish (embedding counted once when tied).
+PUBLISHED = {"SmolLM2-135M": 134.5e6, "SmolLM2-360M": 361.8e6, "SmolLM2-1.7B": 1.711e9, "Llama-3.2-1B": 1.236e9,
+             "Llama-3.2-3B": 3.213e9, "Llama-3.1-8B": 8.030e9, "Qwen2.5-0.5B": 0.494e9, "Qwen2.5-1.5B": 1.544e9,
+             "Qwen2.5-3B": 3.086e9, "Qwen2.5-7B": 7.616e9}
+
+
+def test_builtin_shapes_match_the_published_sizes():
+    assert set(synthetic.shape_names()) == set(PUBLISHED)
+    for name, published in PUBLISHED.items():
+        shape = synthetic.resolve(name)
+        shapes = tensor_shapes(open_checkpoint(shape.folder, weights=False))
+        n = sum(int(a) * (int(b) if len(s) > 1 else 1) for s in shapes.values() for a, b in [(s[0], s[-1])])
+        assert abs(n / published - 1) < 0.01, (name, n)
+
+
+def test_synthetic_needs_levels_and_a_known_source(tmp_path):
+    result = CliRunner().invoke(cli, ["bench", "--synthetic", "SmolLM2-135M"])
+    assert result.exit_code == 2 and "--synthetic SOURCE and --quant LEVELS go together" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--synthetic", "not-a-shape", "--quant", "Q4_K_M"])
+    assert result.exit_code == 1 and result.output.startswith("Error: not-a-shape: not a built-in shape")
