@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vs_llama_bench import demo_model, describe  # noqa: E402
 
-METRICS = (("pp", "pp_tps_mean"), ("tg", "tg_tps_mean"), ("peak RSS MB", None))
+METRICS = (("pp", "pp_tps_mean"), ("tg", "tg_tps_mean"), ("peak RSS MB", None), ("peak VRAM MB", None))
 
 
 def synthetic_twin(level: str) -> Path:
@@ -38,11 +38,11 @@ def synthetic_twin(level: str) -> Path:
 
 def run(model: Path, a, results: Path) -> dict[str, float]:
     cmd = [sys.executable, "-m", "edgeprof", "bench", str(model), "-p", str(a.prompt), "-n", str(a.gen),
-           "-t", str(a.threads), "-r", str(a.repetitions), "--format", "json", "--rerun", "--no-progress",
-           "--results", str(results)]
+           "-t", str(a.threads), "-r", str(a.repetitions), "--ngl", a.ngl, "--format", "json", "--rerun",
+           "--no-progress", "--results", str(results)]
     (row,) = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     return {"pp": row["metrics"]["pp_tps_mean"], "tg": row["metrics"]["tg_tps_mean"],
-            "peak RSS MB": row["memory"]["peak_rss_mb"]}
+            "peak RSS MB": row["memory"]["peak_rss_mb"], "peak VRAM MB": row["memory"]["peak_gpu_mem_used_mb"] or 0}
 
 
 def compare(level: str, a, tmp: Path) -> None:
@@ -57,6 +57,8 @@ def compare(level: str, a, tmp: Path) -> None:
                   f"peak RSS {values['peak RSS MB']:.0f} MB", file=sys.stderr)
     for key, _ in METRICS:
         real, syn = got["real"][key], got["synthetic"][key]
+        if not any(real):
+            continue  # no GPU: no VRAM figure
         per_round = [s / r for s, r in zip(syn, real)]
         print(f"{level:7} {key:12} {describe(real):>26} {describe(syn):>26}  "
               f"{statistics.median(syn) / statistics.median(real):.3f} (per round {min(per_round):.3f}-"
@@ -71,8 +73,9 @@ def main() -> None:
     parser.add_argument("--gen", type=int, default=128)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ngl", default="0", help="GPU layers (all = full offload)")
     a = parser.parse_args()
-    print(f"demo model | threads {a.threads} | pp{a.prompt} tg{a.gen} | {a.repetitions} repetitions x {a.rounds} rounds")
+    print(f"demo model | threads {a.threads} | ngl {a.ngl} | pp{a.prompt} tg{a.gen} | {a.repetitions} repetitions x {a.rounds} rounds")
     print(f"{'level':7} {'metric':12} {'real':>26} {'synthetic':>26}  ratio synthetic/real (median)")
     with tempfile.TemporaryDirectory() as tmp:
         for level in a.levels.split(","):

@@ -20,13 +20,11 @@ CHUNK_BLOCKS = 1 << 20  # blocks written at a time
 
 @lru_cache(maxsize=1)
 def _ggml():
-    from pathlib import Path
+    """ggml's quantizer, looked up through the libllama llama-cpp-python loaded (wherever it came
+    from, LLAMA_CPP_LIB_PATH included): dlsym searches the libraries it depends on."""
+    import llama_cpp.llama_cpp as bindings
 
-    import llama_cpp
-
-    lib = Path(llama_cpp.__file__).parent / "lib"
-    found = sorted(lib.glob("libggml-base.so*")) or sorted(lib.glob("libggml.so*"))
-    ggml = ctypes.CDLL(str(found[0]))
+    ggml = ctypes.CDLL(bindings._lib._name)
     ggml.ggml_quantize_chunk.restype = ctypes.c_size_t
     ggml.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                          ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
