@@ -54,6 +54,7 @@ MESSAGES: dict[str, str] = {
     "wont_fit": "{path}: needs about {need} but only {have} is available ({what}); use a smaller "
     "context/level, fewer GPU layers, or --force to try anyway",
     "bad_sweep": "{option}: {detail}",
+    "nothing_measured": "all {n} cells failed (reasons above; recorded in the results as failed rows)",
     "prompt_too_long": "{what}: prompt ({n_prompt}) + depth ({n_depth}) + generation ({n_gen}) tokens "
     "exceed the context size {n_ctx}; raise --ctx",
     # demo

@@ -83,3 +83,26 @@ def test_synthetic_needs_levels_and_a_known_source(tmp_path):
     assert result.exit_code == 2 and "--synthetic SOURCE and --quant LEVELS go together" in result.output
     result = CliRunner().invoke(cli, ["bench", "--synthetic", "not-a-shape", "--quant", "Q4_K_M"])
     assert result.exit_code == 1 and result.output.startswith("Error: not-a-shape: not a built-in shape")
+
+
+def test_a_level_that_does_not_fit_is_refused_and_the_others_run(tiny_levels, tmp_path, monkeypatch):
+    """The what-if answer per level: with free RAM between the two files' estimates, the smaller one
+    is measured and the larger one recorded as refused by the memory guard, with the numbers."""
+    from edgeprof.bench import memory
+
+    files = tiny_levels("Q4_0")
+    need = {level: memory.estimate(path, 256, 512, 0, "f16", "f16", None).ram_mb for level, path in files.items()}
+    assert need["F16"] > need["Q4_0"]
+    monkeypatch.setattr(memory, "available", lambda: ((need["F16"] + need["Q4_0"]) / 2, None))
+    args = ["bench", str(files["F16"]), str(files["Q4_0"]), "-p", "16", "-n", "4", "-r", "1", "-t", "2",
+            "--ctx", "256", "--results", str(tmp_path / "r"), "--no-progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    rows = {json.loads(line)["model"]["level"]: json.loads(line) for line in
+            (tmp_path / "r" / "bench.jsonl").read_text().splitlines()}
+    assert rows["Q4_0"]["status"] == "ok" and rows["F16"]["status"] == "failed"
+    assert f"needs about {need['F16']:.0f} MB of RAM" in rows["F16"]["error"]
+    assert f"failed: {rows['F16']['error']}" in result.output
+    monkeypatch.setattr(memory, "available", lambda: (need["Q4_0"] / 2, None))
+    refused = CliRunner().invoke(cli, args[:2] + args[3:] + ["--rerun"])
+    assert refused.exit_code == 1 and "Error: all 1 cells failed" in refused.output

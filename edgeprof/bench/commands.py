@@ -112,7 +112,9 @@ def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress
     _print(rows, store, fmt, export_llama_bench, speed)
 
 
-def run_speed(spec, store, rows: list[dict], progress: bool) -> None:
+def run_speed(spec, store, rows: list[dict], progress: bool, strict: bool = True) -> None:
+    """Run the sweep; failed cells are recorded and named. ``strict``: an error when nothing at all
+    could be measured (the bench command), not for one scenario of `edgeprof run`."""
     from tqdm import tqdm
 
     from edgeprof.bench.runner import run_sweep
@@ -129,6 +131,11 @@ def run_speed(spec, store, rows: list[dict], progress: bool) -> None:
             bar.update(1)
 
         run_sweep(spec, store, on_row, on_skip)
+    failed = [r for r in rows if r.get("status") == "failed"]
+    for error in dict.fromkeys(r["error"] for r in failed):
+        click.echo(f"failed: {error}", err=True)
+    if strict and failed and len(failed) == len(rows) and not skipped:
+        raise fail("nothing_measured", n=len(failed))
     if skipped:
         click.echo(f"skipped {len(skipped)} cells already in {store.path} (use --rerun to measure them again)", err=True)
 

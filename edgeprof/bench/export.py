@@ -90,8 +90,9 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         f = flat(row)
         if f["status"] != "ok":
+            error = (f["error"] or "").removeprefix(f"{row['model'].get('path')}: ")  # the model column names it
             lines.append([f["model"] or "?", f["level"] or "?", str(f["n_gpu_layers"]), str(f["n_threads"]), "failed",
-                          (f["error"] or "")[:60], "", "", "", "", ""])
+                          error[:100], "", "", "", "", ""])
             continue
         test = f"pp{f['n_prompt']}+tg{f['n_gen']}" + (f"@d{f['n_depth']}" if f["n_depth"] else "")
         lines.append([

@@ -120,7 +120,11 @@ def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Calla
 def _run_model(sweep: _Sweep, path: Path, ngl: int, contexts: list, info: dict) -> None:
     first = contexts[0][0]
     est = memory.estimate(path, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v, first.flash_attn)
-    memory.check_fits(path, est, gpu_offload=ngl != 0, force=sweep.spec.force)  # refuses: the user decides
+    try:  # a model that will not fit is refused before loading: its cells fail, the other models go on
+        memory.check_fits(path, est, gpu_offload=ngl != 0, force=sweep.spec.force)
+    except EdgeprofError as exc:
+        sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
+        return
     baseline = _current_rss_mb()
     _reset_peak_rss()
     try:
