@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vs_llama_bench import demo_model, describe  # noqa: E402
+from vs_llama_bench import add_run_arguments, demo_model, describe  # noqa: E402
 
 METRICS = (("pp", "pp_tps_mean"), ("tg", "tg_tps_mean"), ("peak RSS MB", None), ("peak VRAM MB", None))
 
@@ -68,11 +67,7 @@ def compare(level: str, a, tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="Q8_0,Q4_K_M,Q2_K")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--prompt", type=int, default=512)
-    parser.add_argument("--gen", type=int, default=128)
-    parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3)
+    add_run_arguments(parser, repetitions=3)
     parser.add_argument("--ngl", default="0", help="GPU layers (all = full offload)")
     a = parser.parse_args()
     print(f"demo model | threads {a.threads} | ngl {a.ngl} | pp{a.prompt} tg{a.gen} | {a.repetitions} repetitions x {a.rounds} rounds")

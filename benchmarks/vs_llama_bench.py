@@ -61,6 +61,15 @@ def run_edgeprof(model: Path, a, results: Path) -> dict[str, float]:
     return {"pp": row["metrics"]["pp_tps_mean"], "tg": row["metrics"]["tg_tps_mean"]}
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, repetitions: int = 5) -> None:
+    """The settings every side-by-side benchmark here takes."""
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--prompt", type=int, default=512)
+    parser.add_argument("--gen", type=int, default=128)
+    parser.add_argument("--repetitions", type=int, default=repetitions)
+    parser.add_argument("--rounds", type=int, default=3)
+
+
 def describe(values: list[float]) -> str:
     return f"{statistics.median(values):9.2f} ({min(values):.2f}-{max(values):.2f})"
 
@@ -69,11 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", nargs="?", type=Path, help="GGUF file (default: the demo model at --level)")
     parser.add_argument("--level", default="Q4_K_M")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--prompt", type=int, default=512)
-    parser.add_argument("--gen", type=int, default=128)
-    parser.add_argument("--repetitions", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    add_run_arguments(parser)
     parser.add_argument("--ngl", type=int, default=0)
     parser.add_argument("--llama-bench", type=Path, help="use this llama-bench instead of building one")
     a = parser.parse_args()

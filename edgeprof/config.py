@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import EdgeprofError, fail
-from edgeprof.tomlfile import check_keys, expect, load_toml, require
+from edgeprof.tomlfile import check_keys, expect, load_toml, location, require
 
 OUTTYPES = ("auto", "f16", "bf16", "f32")
 
@@ -58,17 +57,7 @@ def load_models_file(path: Path) -> ModelsFile:
 
 def _where(text: str, index: int, key: str | None = None) -> str:
     """'line N, models[i].key': the line of the key inside the i-th [[models]] table."""
-    headers = [m.start() for m in re.finditer(r"^[ \t]*\[\[\s*models\s*\]\]", text, re.M)]
-    label = f"models[{index}]" + (f".{key}" if key else "")
-    if index >= len(headers):
-        return label
-    start = headers[index]
-    end = headers[index + 1] if index + 1 < len(headers) else len(text)
-    offset = start
-    if key:
-        found = re.search(rf"^[ \t]*{re.escape(key)}\s*=", text[start:end], re.M)
-        offset = start + found.start() if found else start
-    return f"line {text.count(chr(10), 0, offset) + 1}, {label}"
+    return location(text, "models", index, key, array=True)
 
 
 def _model(path: Path, text: str, index: int, entry: Any) -> ModelSpec:

@@ -44,3 +44,22 @@ def expect(path: Path, where: str, table: dict[str, Any], key: str, kind: type) 
         raise fail("toml_type", path=path, where=where, key=key, expected=_TYPE_NAMES.get(kind, kind.__name__),
                    got=type(value).__name__)
     return value
+
+
+def location(text: str, table: str, index: int = 0, key: str | None = None, array: bool | None = None) -> str:
+    """'line N, table[i].key' for error messages: the line of ``key`` inside the i-th ``[[table]]``
+    (or the ``[table]``; no index then), or of the table's header without a key. ``array`` says
+    whether the table is an array of tables when the text cannot (it is given inline)."""
+    headers = list(re.finditer(rf"^[ \t]*(\[\[?)\s*{re.escape(table)}\s*\]\]?", text, re.M))
+    if array is None:
+        array = any(h.group(1) == "[[" for h in headers)
+    label = (f"{table}[{index}]" if array else table) + (f".{key}" if key else "")
+    if index >= len(headers):
+        return label
+    start = headers[index].start()
+    end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
+    offset = start
+    if key:
+        found = re.search(rf"^[ \t]*{re.escape(key)}\s*=", text[start:end], re.M)
+        offset = start + found.start() if found else start
+    return f"line {text.count(chr(10), 0, offset) + 1}, {label}"

@@ -110,7 +110,8 @@ def device_folders(output_dir: Path) -> list[Path]:
 
 def _report(output_dir: Path, suite, options: RunOptions, say: Say) -> tuple[Path, Path]:
     """Plot and report in a fresh process: it reads only the results, and keeps matplotlib's native
-    code apart from llama.cpp's GPU libraries (on the H100 device the two in one process crashed)."""
+    code apart from llama.cpp's GPU libraries (on the H100 device, whose matplotlib came from another
+    Python environment, importing its Agg backend after CUDA libllama segfaulted)."""
     import subprocess
     import sys
 

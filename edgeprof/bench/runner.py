@@ -28,6 +28,7 @@ def model_info(path: Path) -> dict:
     from edgeprof.gguf_header import read_gguf_header
     from edgeprof.hashing import file_sha256
     from edgeprof.quantize.levels import name_of_ftype
+    from edgeprof.quantize.synthetic import SYNTHETIC_KEY
 
     header = read_gguf_header(path)
     meta = header.metadata
@@ -38,7 +39,7 @@ def model_info(path: Path) -> dict:
         "size_bytes": header.file_size, "n_params": header.n_params,
         "bits_per_weight": round(header.bits_per_weight, 3),
         "level": name_of_ftype(int(ftype)) if ftype is not None else None,
-        "synthetic": bool(meta.get("edgeprof.synthetic", False)),
+        "synthetic": bool(meta.get(SYNTHETIC_KEY, False)),
     }
 
 

@@ -6,14 +6,13 @@ the quality budget the report ranks by. Errors name the file, the line and the k
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import did_you_mean, fail
 from edgeprof.paths import data_dir
-from edgeprof.tomlfile import check_keys, expect, load_toml, require
+from edgeprof.tomlfile import check_keys, expect, load_toml, location, require
 
 ALL = "all"
 AUTO_LAYERS = -2  # ngl = "auto": every layer where a GPU can take them, else 0 (resolved at run time)
@@ -86,22 +85,13 @@ def load_suite(name: str, relative_to: Path | None = None) -> Suite:
     text = path.read_text(encoding="utf-8")
     check_keys(path, "top level", data, SUITE_KEYS)
     entries = expect(path, "top level", data, "scenario", list) if "scenario" in data else []
-    scenarios = tuple(_scenario(path, _line(text, "scenario", i), entry) for i, entry in enumerate(entries))
-    quality = _quality(path, _line(text, "quality"), data["quality"]) if "quality" in data else None
-    budget = expect(path, _line(text, "budget"), data, "budget", dict) if "budget" in data else {}
-    check_keys(path, _line(text, "budget"), budget, BUDGET_KEYS)
+    scenarios = tuple(_scenario(path, location(text, "scenario", i), entry) for i, entry in enumerate(entries))
+    quality = _quality(path, location(text, "quality"), data["quality"]) if "quality" in data else None
+    budget = expect(path, location(text, "budget"), data, "budget", dict) if "budget" in data else {}
+    check_keys(path, location(text, "budget"), budget, BUDGET_KEYS)
     return Suite(path.stem, path, str(data.get("description", "")), scenarios, quality,
                  _number(path, "budget.max_kld", budget.get("max_kld")),
                  _number(path, "budget.min_acc", budget.get("min_acc")))
-
-
-def _line(text: str, table: str, index: int = 0) -> str:
-    """'line N, table[i]': where the i-th [table] or [[table]] header is."""
-    headers = [m.start() for m in re.finditer(rf"^[ \t]*\[\[?\s*{table}\s*\]\]?", text, re.M)]
-    label = f"{table}[{index}]" if text.count(f"[[{table}]]") else table
-    if index < len(headers):
-        return f"line {text.count(chr(10), 0, headers[index]) + 1}, {label}"
-    return label
 
 
 def _scenario(path: Path, where: str, entry: Any) -> Scenario:

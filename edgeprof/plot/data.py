@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,9 +64,6 @@ class Results:
     def models(self) -> list[str]:
         return list(dict.fromkeys(model_of(r) for r in self.rows))
 
-    def levels(self, rows: list[dict] | None = None) -> list[str]:
-        return sort_levels(level_of(r) for r in (self.rows if rows is None else rows))
-
     def system_of(self, device: str) -> dict:
         return next((r.get("system") or {} for r in self.rows if device_of(r) == device), {})
 
@@ -85,9 +81,10 @@ def load_results(folders: list[Path]) -> Results:
     return results
 
 
-def scenario_of(row: dict) -> tuple:
+def scenario_of(row: dict, without: str | None = None) -> tuple:
+    """The row's settings other than prompt length (and other than ``without``, when a figure sweeps it)."""
     settings = row.get("settings", {})
-    return tuple(settings.get(k) for k in SETTING_KEYS)
+    return tuple(settings.get(k) for k in SETTING_KEYS if k != without)
 
 
 def reference_rows(speed_rows: list[dict]) -> list[dict]:
@@ -105,11 +102,6 @@ def reference_rows(speed_rows: list[dict]) -> list[dict]:
         return (len({level_of(r) for r in rows}), threads, ngl if ngl >= 0 else 10**6)
 
     return max(by_scenario.items(), key=score)[1]
-
-
-def median_metric(rows: list[dict], key: str) -> float | None:
-    values = [r["metrics"][key] for r in rows if r.get("metrics", {}).get(key) is not None]
-    return statistics.median(values) if values else None
 
 
 def settings_line(rows: list[dict]) -> str:

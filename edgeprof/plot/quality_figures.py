@@ -10,9 +10,6 @@ from edgeprof.plot.data import Results, device_line, device_of, reference_rows, 
 from edgeprof.plot.quality import accuracy_by_file, file_key, files, kld_by_file, pareto_front
 from edgeprof.plot.select import Skip, per_series
 
-LINE_STYLES = ("-", "--", ":", "-.")
-
-
 def quality_vs_size(results: Results):
     """Left: task accuracy, right: KLD against the F16 baseline, both against file size."""
     described, klds, accs = files(results), kld_by_file(results), accuracy_by_file(results)
@@ -27,7 +24,8 @@ def quality_vs_size(results: Results):
         if (kld := klds.get(key, {}).get("kld_mean")) is not None:
             series[("kld", model.get("name"), "KLD")].append((point, kld))
     for i, ((panel, name, what), points) in enumerate(sorted(series.items())):
-        _quality_line(acc_ax if panel == "acc" else kld_ax, sorted(points), f"{name}: {what}", LINE_STYLES[i % 4])
+        _quality_line(acc_ax if panel == "acc" else kld_ax, sorted(points), f"{name}: {what}",
+                      style.LINE_STYLES[i % len(style.LINE_STYLES)])
     acc_ax.set_ylabel("accuracy (fraction correct)")
     kld_ax.set_ylabel("KL divergence vs F16 (nats/token, mean)")
     for ax, empty in ((acc_ax, not accs), (kld_ax, not klds)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from edgeprof.plot.data import Results, device_of, level_of, model_of, reference_rows, settings_line, sort_levels
+from edgeprof.plot.data import Results, device_of, level_of, level_rank, model_of, reference_rows, settings_line
 from edgeprof.plot.document import Document, Image, Section, Table
 from edgeprof.plot.figures import Rendered
 from edgeprof.plot.leaderboard import Budget, Entry, budget_task, entries, recommendation
@@ -73,10 +73,12 @@ def _figures(figures: list[Rendered]) -> Section:
 
 def _speed_table(results: Results) -> Table:
     rows = []
-    ordered = sorted(results.speed, key=lambda r: (device_of(r), model_of(r), sort_levels(results.levels()).index(level_of(r)),
-                                                    r["settings"].get("n_threads") or 0, r["settings"].get("n_gpu_layers") or 0,
-                                                    r["settings"].get("n_prompt") or 0))
-    for r in ordered:
+    def order(r: dict) -> tuple:
+        s = r["settings"]
+        return (device_of(r), model_of(r), level_rank(level_of(r)), s.get("n_threads") or 0,
+                s.get("n_gpu_layers") or 0, s.get("n_prompt") or 0)
+
+    for r in sorted(results.speed, key=order):
         s, m, mem = r["settings"], r["metrics"], r.get("memory") or {}
         rows.append((device_of(r), model_of(r), level_of(r), str(s.get("n_threads")),
                      "all" if s.get("n_gpu_layers") == -1 else str(s.get("n_gpu_layers")),

@@ -38,18 +38,11 @@ def memory(results: Results):
     ax.set_xticks(range(len(levels)), list(levels), rotation=45, ha="right")
     ax.set_ylabel("memory (MiB)")
     ax.set_xlabel("level")
-    _hatch_legend(ax, bars)
+    style.hatch_legend(ax, [(label, hatch) for _, label, hatch in bars])
     style.caption(fig, f"device: {device_line(results, results.devices)} · {settings_line(rows)} · RSS includes "
                        "Python and the libraries (the estimate adds the baseline measured before loading); VRAM "
                        "is the GPU's whole used memory")
     return fig
-
-
-def _hatch_legend(ax, bars) -> None:
-    from matplotlib.patches import Patch
-
-    proxies = [Patch(facecolor="white", edgecolor="0.2", hatch=hatch, label=label) for _, label, hatch in bars]
-    ax.legend(handles=proxies, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
 
 
 def utilisation(results: Results):
@@ -78,7 +71,7 @@ def utilisation(results: Results):
             right.plot(t, _floats(values[key]), linestyle="--", linewidth=1.2,
                        label=key.removesuffix("_power_w").replace("_", " ") + " power (W)")
         right.set_ylabel("power (W)")
-        _merge_legends(top, right)
+        style.legend_outside(top, also=(right,), x=1.1)
     else:
         missing.append("no power sensor")
         style.legend_outside(top)
@@ -96,12 +89,6 @@ def _has(series) -> bool:
 
 def _floats(series) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in series], dtype=float)
-
-
-def _merge_legends(left, right) -> None:
-    h1, l1 = left.get_legend_handles_labels()
-    h2, l2 = right.get_legend_handles_labels()
-    left.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.1, 1.0), frameon=False, fontsize=8)
 
 
 def _shade_phases(ax, t: np.ndarray, phases: list[str]) -> None:

@@ -7,7 +7,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from edgeprof.plot.data import SETTING_KEYS, level_of, level_rank, model_of, reference_rows
+from edgeprof.plot.data import level_of, level_rank, model_of, reference_rows, scenario_of
 
 DEFAULT_LEVEL = "Q4_K_M"  # the level most edge deployments start from
 
@@ -71,12 +71,9 @@ def one_run(rows: list[dict]) -> dict:
 def sweep(rows: list[dict], key: str) -> list[dict]:
     """The rows of the widest sweep over setting ``key``: grouped by every other setting (prompt
     length aside), the group with the most distinct values of ``key`` (ties: the most levels)."""
-    index = SETTING_KEYS.index(key)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
-        settings = row.get("settings", {})
-        rest = tuple(settings.get(k) for i, k in enumerate(SETTING_KEYS) if i != index)
-        groups[rest].append(row)
+        groups[scenario_of(row, without=key)].append(row)
     if not groups:
         raise Skip("no speed rows")
     best = max(groups.values(), key=lambda g: (len({r["settings"].get(key) for r in g}),

@@ -116,12 +116,8 @@ def devices(results: Results):
         ax.set_xticks(range(len(levels)), levels, rotation=45, ha="right")
         ax.set_ylabel(name)
         ax.set_xlabel("level")
-    from matplotlib.patches import Patch
-
-    proxies = [Patch(facecolor="white", edgecolor="0.2", hatch=style.DEVICE_HATCHES[i % 6], label=device)
-               for i, device in enumerate(per_device)]
-    axes[1].legend(handles=proxies, title="device (hatching)", loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                   frameon=False, fontsize=8, title_fontsize=8)
+    style.hatch_legend(axes[1], [(device, style.DEVICE_HATCHES[i % 6]) for i, device in enumerate(per_device)],
+                       "device (hatching)")
     shown = [r for d in results.devices for r in reference_rows([x for x in results.speed if device_of(x) == d])]
     style.caption(fig, _caption(results, shown, " · each device's reference settings; colours: level"))
     return fig

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # one per device (or model) where both appear
+LINE_STYLES = ("-", "--", ":", "-.")  # one per model
 DEVICE_HATCHES = ("", "//", "..", "xx", "\\\\", "oo")
 CAPTION_WIDTH = 150  # characters per caption line before it wraps
 
@@ -49,9 +50,6 @@ def marker_style(level: str, synthetic: bool = False, marker: str = "o") -> dict
             "markeredgecolor": color}
 
 
-LINE_STYLES = ("-", "--", ":", "-.")
-
-
 def series_style(series, marker: str | None = None) -> dict:
     """Line and marker options of one model file: colour from its level, marker and line style from
     its model, hollow when synthetic."""
@@ -67,11 +65,24 @@ def new_figure(title: str, ncols: int = 1, width: float = 7.5, height: float = 4
     return fig, list(axes[0])
 
 
-def legend_outside(ax, title: str | None = None) -> None:
-    handles, labels = ax.get_legend_handles_labels()
+def legend_outside(ax, title: str | None = None, also=(), handles=None, x: float = 1.02) -> None:
+    """The legend right of the data: ``ax``'s labelled artists plus those of ``also`` (a twin axis),
+    or the given proxy ``handles``."""
+    if handles is None:
+        handles = []
+        for source in (ax, *also):
+            handles += source.get_legend_handles_labels()[0]
     if handles:
-        ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
+        ax.legend(handles=handles, title=title, loc="upper left", bbox_to_anchor=(x, 1.0), frameon=False,
                   fontsize=8, title_fontsize=8)
+
+
+def hatch_legend(ax, keys: list[tuple[str, str]], title: str | None = None) -> None:
+    """A legend of hatch patterns (label, hatch) for bars whose colour already means the level."""
+    from matplotlib.patches import Patch
+
+    legend_outside(ax, title, handles=[Patch(facecolor="white", edgecolor="0.2", hatch=hatch, label=label)
+                                       for label, hatch in keys])
 
 
 def caption(fig, text: str) -> None:

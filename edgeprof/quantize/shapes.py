@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from edgeprof.quantize.checkpoint import Checkpoint
@@ -47,8 +48,5 @@ def weightless(ckpt: Checkpoint, dtype: str = "F16") -> Checkpoint:
     for name, shape in tensor_shapes(ckpt).items():
         kind = dtype if len(shape) > 1 else "F32"
         size = 2 if kind in ("F16", "BF16") else 4
-        n = 1
-        for dim in shape:
-            n *= dim
-        entries[name] = TensorEntry(name, kind, shape, Path(ckpt.path / "config.json"), 0, n * size)
+        entries[name] = TensorEntry(name, kind, shape, Path(ckpt.path / "config.json"), 0, math.prod(shape) * size)
     return Checkpoint(ckpt.path, ckpt.config, ckpt.architecture_name, ckpt.architecture, entries)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -182,7 +181,7 @@ def _write_synthetic(ckpt, vocab, plan, types: dict[str, str], level: str, dest:
 
     from edgeprof.atomic import atomic_output
     from edgeprof.quantize.levels import ftype_of
-    from edgeprof.quantize.writer import begin_gguf, iter_chunks
+    from edgeprof.quantize.writer import begin_gguf, iter_chunks, write_tensors
 
     rng = np.random.default_rng(0)
     tensors = []
@@ -196,8 +195,6 @@ def _write_synthetic(ckpt, vocab, plan, types: dict[str, str], level: str, dest:
         writer = begin_gguf(ckpt, vocab, plan, tmp, f"{source.name} (synthetic)", ftype_of(level))
         writer.add_bool(SYNTHETIC_KEY, True)
         writer.add_string(SOURCE_KEY, source.label)
-        from edgeprof.quantize.writer import write_tensors
-
         write_tensors(writer, tensors)
 
 
@@ -221,11 +218,3 @@ def describe(path: Path) -> dict:
     meta = read_gguf_header(path).metadata
     return {"synthetic": bool(meta.get(SYNTHETIC_KEY)), "source": meta.get(SOURCE_KEY)}
 
-
-def shapes_listing() -> str:
-    lines = []
-    for name in shape_names():
-        config = json.loads((data_dir("bench") / "shapes" / f"{name}.json").read_text())
-        lines.append(f"  {name:<22} {config['architectures'][0]}, {config['num_hidden_layers']} layers, "
-                     f"width {config['hidden_size']}, vocab {config['vocab_size']}")
-    return "\n".join(lines)
