@@ -46,6 +46,9 @@ MESSAGES: dict[str, str] = {
     "unknown_recipe": "unknown quantization recipe {name!r}{hint}; recipes: {choices}",
     "outtype": "unknown output type {name!r}; choose f16, bf16, f32 or auto",
     "gguf_unreadable": "{path}: not a readable GGUF file: {detail}",
+    "gguf_not_model": "{path}: a GGUF file but not a model: {detail}",
+    "gguf_unknown_type": "{path}: tensor {tensor!r} has type id {type_id}, which this llama.cpp build "
+    "(llama-cpp-python {version}) does not know; a newer llama.cpp may read it",
     # bench
     "model_load_failed": "{path}: llama.cpp could not load this model: {detail}",
     "context_failed": "{path}: llama.cpp could not create a context: {detail}",

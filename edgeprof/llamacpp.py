@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import sys
 from collections import deque
+from functools import lru_cache
 from typing import Callable, Iterator
 
 _state = {"verbose": False, "listener": None, "ready": False}
@@ -78,3 +79,36 @@ def version() -> str:
     import llama_cpp
 
     return getattr(llama_cpp, "__version__", "?")
+
+
+@lru_cache(maxsize=1)
+def ggml() -> ctypes.CDLL:
+    """ggml's C functions, looked up through the libllama llama-cpp-python loaded (wherever it came
+    from, LLAMA_CPP_LIB_PATH included): dlsym searches the libraries it depends on."""
+    import llama_cpp.llama_cpp as bindings
+
+    lib = ctypes.CDLL(bindings._lib._name)
+    lib.ggml_quantize_chunk.restype = ctypes.c_size_t
+    lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                        ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    lib.ggml_quantize_init.argtypes = [ctypes.c_int]
+    lib.ggml_blck_size.restype = ctypes.c_int64
+    lib.ggml_blck_size.argtypes = [ctypes.c_int]
+    lib.ggml_type_size.restype = ctypes.c_size_t
+    lib.ggml_type_size.argtypes = [ctypes.c_int]
+    return lib
+
+
+@lru_cache(maxsize=1)
+def tensor_types() -> dict[int, tuple[int, int]]:
+    """Type id -> (values per block, bytes per block) for every tensor type this build of ggml can
+    load, asked of ggml itself (ids it has retired report a block size of 0)."""
+    import llama_cpp
+
+    lib = ggml()
+    types = {}
+    for type_id in range(llama_cpp.GGML_TYPE_COUNT):
+        block = lib.ggml_blck_size(type_id)
+        if block > 0:
+            types[type_id] = (block, lib.ggml_type_size(type_id))
+    return types

@@ -59,12 +59,12 @@ def sampler_list(text: str) -> tuple[str, ...] | None:
 
 
 def check_models(paths: tuple[Path, ...]) -> tuple[Path, ...]:
-    from edgeprof.gguf_header import read_gguf_header
+    from edgeprof.gguf_check import check_loadable
 
     for path in paths:
         if not path.exists():
             raise fail("not_found", path=path)
-        read_gguf_header(path)  # a broken file is refused here, before llama.cpp ever sees it
+        check_loadable(path)  # a broken file is refused here, before anything runs or is written
     return paths
 
 

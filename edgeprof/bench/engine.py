@@ -43,6 +43,9 @@ class Model:
     def __init__(self, path: Path, n_gpu_layers: int = 0):
         import llama_cpp
 
+        from edgeprof.gguf_check import check_loadable
+
+        check_loadable(path)  # llama.cpp would crash on some malformed files rather than refuse them
         llamacpp.init()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers

@@ -7,29 +7,16 @@ no full-precision copy anywhere."""
 
 from __future__ import annotations
 
-import ctypes
 from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
 
+from edgeprof import llamacpp
+
 POOL_ROWS = 64
 ROW = 256 * 4  # values per pool row: a multiple of every block size (32, 256)
 CHUNK_BLOCKS = 1 << 20  # blocks written at a time
-
-
-@lru_cache(maxsize=1)
-def _ggml():
-    """ggml's quantizer, looked up through the libllama llama-cpp-python loaded (wherever it came
-    from, LLAMA_CPP_LIB_PATH included): dlsym searches the libraries it depends on."""
-    import llama_cpp.llama_cpp as bindings
-
-    ggml = ctypes.CDLL(bindings._lib._name)
-    ggml.ggml_quantize_chunk.restype = ctypes.c_size_t
-    ggml.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                         ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
-    ggml.ggml_quantize_init.argtypes = [ctypes.c_int]
-    return ggml
 
 
 @lru_cache(maxsize=None)
@@ -40,7 +27,7 @@ def block_pool(qtype: int, seed: int = 0) -> np.ndarray:
     block_size, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(qtype)]
     values = np.random.default_rng(seed).normal(0, 0.02, (POOL_ROWS, ROW)).astype(np.float32)
     out = np.zeros(POOL_ROWS * ROW // block_size * type_size, dtype=np.uint8)
-    ggml = _ggml()
+    ggml = llamacpp.ggml()
     ggml.ggml_quantize_init(qtype)
     written = ggml.ggml_quantize_chunk(qtype, values.ctypes.data, out.ctypes.data, 0, POOL_ROWS, ROW, None)
     assert written == out.size, (written, out.size)

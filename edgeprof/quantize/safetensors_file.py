@@ -9,6 +9,7 @@ dtype x shape.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,8 @@ def read_header(path: Path) -> dict[str, TensorEntry]:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise fail("safetensors_bad", path=path, detail=f"header is not JSON ({exc})") from None
+    except RecursionError:  # "[[[[...": nesting deeper than Python's stack
+        raise fail("safetensors_bad", path=path, detail="header JSON is nested too deeply") from None
     if not isinstance(header, dict):
         raise fail("safetensors_bad", path=path, detail="header is not a JSON object")
     header.pop("__metadata__", None)
@@ -91,7 +94,7 @@ def _entry(path: Path, name: str, meta: object, data_start: int, size: int) -> T
     begin, end = offsets
     if not 0 <= begin <= end or data_start + end > size:
         raise bad(f"data_offsets {offsets} lie outside the file's {size - data_start} data bytes")
-    expected = int(np.prod(shape, dtype=np.int64)) * DTYPES[dtype][1]
+    expected = math.prod(shape) * DTYPES[dtype][1]  # exact: numpy's int64 product can wrap
     if end - begin != expected:
         raise bad(f"holds {end - begin} bytes, dtype {dtype} x shape {shape} needs {expected}")
     return TensorEntry(name, dtype, tuple(shape), path, data_start + begin, end - begin)
