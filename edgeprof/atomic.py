@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 from pathlib import Path
 from typing import Iterator
@@ -21,15 +22,40 @@ def atomic_output(final: Path) -> Iterator[Path]:
     is ever left under the final name.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(final)
     tmp = temp_name(final)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, final)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write() names no file; the user knows the final name
+            exc.filename = str(final)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Delete what a killed earlier run (SIGKILL, power loss) left of ``final``: temporary files of
+    processes that no longer exist. A live process's file is left alone."""
+    for leftover in final.parent.glob(f".{glob.escape(final.name)}.*.partial"):
+        pid = leftover.name[len(final.name) + 2:-len(".partial")]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_write_text(final: Path, text: str) -> None:

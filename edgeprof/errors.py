@@ -105,6 +105,8 @@ MESSAGES: dict[str, str] = {
     # files
     "no_space": "{path}: no space left on the device; free some space and rerun (finished files "
     "are kept and reused)",
+    "too_large": "{path}: the file system or the process's file-size limit (ulimit -f) refused to grow "
+    "this file; finished files are kept",
     "not_writable": "{path}: permission denied",
     "not_found": "{path}: no such file or directory",
     "is_directory": "{path}: is a directory, expected a file",
@@ -136,6 +138,7 @@ def explain(exc: BaseException) -> str | None:
         by_errno = {
             errno.ENOSPC: "no_space",
             errno.EDQUOT: "no_space",
+            errno.EFBIG: "too_large",
             errno.EACCES: "not_writable",
             errno.EPERM: "not_writable",
             errno.EROFS: "not_writable",

@@ -43,12 +43,16 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(row, separators=(",", ":"), ensure_ascii=False, default=str) + "\n" for row in rows)
-    with open(path, "a", encoding="utf-8") as f:
-        if f.tell() > 0 and not _ends_with_newline(path):
-            f.write("\n")  # never glue a new row onto a torn one
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            if f.tell() > 0 and not _ends_with_newline(path):
+                f.write("\n")  # never glue a new row onto a torn one
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:  # disk full: the earlier rows are intact, a torn last line is skipped on reading
+        exc.filename = exc.filename or str(path)
+        raise
 
 
 class ResultStore:

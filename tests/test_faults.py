@@ -1,0 +1,151 @@
+"""Faults caused for real: SIGKILL in the middle of a conversion, a quantization and a bench sweep;
+Ctrl-C (SIGINT); a write the operating system refuses (file-size limit). After each: no file looks
+complete that is not, the results store reads, and a rerun finishes the job without duplicate rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgeprof.bench.store import read_jsonl
+from edgeprof.gguf_check import check_loadable
+from tiny import TinySpec, build_checkpoint
+
+# Big enough (about 40M parameters, an 80 MB F16 file) that writing and quantizing take a while.
+MEDIUM = TinySpec(hidden=1024, ffn=4096, layers=4, heads=8, kv_heads=4, tied=True)
+LEVELS = "Q8_0,Q4_K_M,Q2_K"
+
+
+def edgeprof(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "edgeprof", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def interrupt_when(process: subprocess.Popen, ready, sig: int = signal.SIGKILL, timeout: float = 120) -> None:
+    """Send ``sig`` the moment ``ready()`` is true (polled every millisecond); fail if it never is."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, f"finished before the fault could be caused: {process.communicate()}"
+        assert time.monotonic() < deadline, "the moment never came"
+        time.sleep(0.001)
+    process.send_signal(sig)
+    process.wait(timeout=60)
+
+
+def partials(folder: Path, containing: str = "") -> list[Path]:
+    return [p for p in folder.glob(".*.partial") if containing in p.name]
+
+
+def complete_models(folder: Path) -> dict[str, Path]:
+    """Every GGUF under its final name, each of which must be whole."""
+    found = {}
+    for path in sorted(folder.glob("*.gguf")):
+        check_loadable(path)  # raises if it were cut short
+        found[path.name] = path
+    return found
+
+
+@pytest.fixture(scope="module")
+def medium_checkpoint(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("medium") / "ckpt"
+    build_checkpoint(folder, MEDIUM)
+    return folder
+
+
+@pytest.mark.parametrize("stage", ["conversion", "quantization"])
+def test_sigkill_mid_write_leaves_no_complete_looking_file_and_rerun_finishes(medium_checkpoint, tmp_path, stage):
+    out = tmp_path / "models"
+    args = ["convert", str(medium_checkpoint), "--quant", LEVELS, "--out", str(out), "--no-progress"]
+    target = "F16" if stage == "conversion" else "Q4_K_M"
+    interrupt_when(edgeprof(*args), lambda: bool(partials(out, target)) if out.exists() else False)
+    files = complete_models(out)
+    assert not any(target in name for name in files)  # killed mid-write: not there under its own name
+    assert partials(out, target)  # what was left is hidden and named .partial
+    rerun = edgeprof(*args)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    files = complete_models(out)
+    assert {name.split("-")[-1] for name in files} == {"F16.gguf", "Q8_0.gguf", "Q4_K_M.gguf", "Q2_K.gguf"}
+    assert not partials(out)  # the dead run's leftovers were cleared
+
+
+def bench_args(model: Path, results: Path) -> list[str]:
+    """12 cells: 3 prompt lengths x 2 generation lengths x 2 thread counts."""
+    return ["bench", str(model), "-p", "8,16,24", "-n", "4,8", "-t", "1,2", "-r", "2", "--results", str(results),
+            "--no-progress", "--samplers", "none"]
+
+
+def rows(results: Path) -> list[dict]:
+    return list(read_jsonl(results / "bench.jsonl"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_bench_sweep_interrupted_keeps_rows_and_resumes_without_duplicates(tiny_factory, tmp_path, sig):
+    _, _, model = tiny_factory(TinySpec(tied=True))
+    results = tmp_path / "results"
+    process = edgeprof(*bench_args(model, results))
+    interrupt_when(process, lambda: len(rows(results)) >= 3, sig)
+    kept = rows(results)
+    assert 3 <= len(kept) < 12 and all(r["status"] == "ok" for r in kept)
+    if sig == signal.SIGINT:
+        assert process.returncode == 130
+        assert "rerun the same command to resume" in process.stderr.read()
+    rerun = edgeprof(*bench_args(model, results))
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    final = rows(results)
+    assert len(final) == 12 and len({r["cell"] for r in final}) == 12  # resumed, nothing measured twice
+    assert final[:len(kept)] == kept
+
+
+def _file_size_limit(limit: int):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_refused_write_of_a_gguf_removes_the_partial_and_keeps_finished_files(tiny_factory, tmp_path):
+    checkpoint, _, _ = tiny_factory(TinySpec(tied=True))
+    out = tmp_path / "models"
+    first = edgeprof("convert", str(checkpoint), "--quant", "Q8_0", "--out", str(out), "--no-progress")
+    assert first.wait(timeout=120) == 0
+    before = {name: path.read_bytes() for name, path in complete_models(out).items()}
+    largest = max(len(data) for data in before.values())
+    # Writing F32 (twice the F16's size) cannot fit under a limit just above the finished files' size.
+    limited = edgeprof("convert", str(checkpoint), "--outtype", "f32", "--quant", "Q4_0", "--out", str(out),
+                       "--no-progress", preexec_fn=_file_size_limit(largest + 4096))
+    _, err = limited.communicate(timeout=120)
+    assert limited.returncode == 1
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("Error: ") and "F32.gguf" in line and "refused to grow this file" in line, err
+    assert "Traceback" not in err
+    assert not partials(out)
+    after = complete_models(out)
+    assert {name: path.read_bytes() for name, path in after.items() if name in before} == before
+    assert not any("F32" in name for name in after)
+
+
+def test_refused_write_of_results_keeps_the_earlier_rows(tiny_factory, tmp_path):
+    _, _, model = tiny_factory(TinySpec(tied=True))
+    results = tmp_path / "results"
+    one = edgeprof(*bench_args(model, results)[:2], "-p", "8", "-n", "4", "-r", "1", "--results", str(results),
+                   "--no-progress", "--samplers", "none")
+    assert one.wait(timeout=120) == 0
+    row_size = (results / "bench.jsonl").stat().st_size
+    limited = edgeprof(*bench_args(model, results), preexec_fn=_file_size_limit(int(row_size * 3.5)))
+    _, err = limited.communicate(timeout=300)
+    assert limited.returncode == 1, err
+    assert err.strip().splitlines()[-1].startswith(f"Error: {results / 'bench.jsonl'}: the file system"), err
+    kept = rows(results)
+    assert 2 <= len(kept) <= 3 and all(r["status"] == "ok" for r in kept)  # a torn last row is not read back
+    json.loads((results / "bench.jsonl").read_text().splitlines()[0])
+    assert os.path.getsize(results / "bench.jsonl") <= row_size * 3.5
