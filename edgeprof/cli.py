@@ -120,6 +120,10 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--device-name", metavar="NAME", help="What plots and reports call this device "
               "[default: its model name or hostname].")
 @click.option("--force", is_flag=True, help="Skip the memory guard.")
+@click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="A cell still running after this long is recorded as failed and the sweep goes on.")
+@click.option("--cooldown", type=float, metavar="CELSIUS",
+              help="Before each cell, wait (up to 10 min) until the hottest sensor reads at most this.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
               show_default=True)
 @click.option("--export-llama-bench", type=click.Path(dir_okay=False, path_type=Path),
@@ -127,7 +131,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--interval", type=click.FloatRange(min=0.005), default=0.05, show_default=True,
               help="Resource sampling period in seconds.")
 @click.option("--samplers", default="all", show_default=True,
-              help="Resource samplers: all, none, or a list of process,nvml,tegrastats,rapl,raspberry_pi.")
+              help="Resource samplers: all, none, or a list of process,nvml,tegrastats,rapl,raspberry_pi,thermal.")
 @click.option("--tasks", metavar="NAMES", help="Accuracy tasks: mmlu,mmlu_cloze,hellaswag,sst2,... "
               "(see --list-tasks) or task .toml files.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N examples per task (a --seed sample).")
@@ -154,7 +158,8 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--no-progress", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
 def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
-          repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name, force, fmt, export_llama_bench, interval,
+          repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name, force,
+          cell_timeout, cooldown, fmt, export_llama_bench, interval,
           samplers, tasks, limit, shots, task_source, task_data, task_ctx, corpus, ppl_ctx, ppl_chunks, kld_baseline,
           synthetic, quant, revision, no_speed, list_tasks, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
@@ -202,7 +207,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
         repetitions=repetitions, warmup=not no_warmup,
         prompt_text=prompt_file.read_text(encoding="utf-8") if prompt_file else None,
         prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, temperature=temperature,
-        seed=seed, force=force,
+        seed=seed, force=force, cell_timeout=cell_timeout, cooldown_c=cooldown,
         rerun=rerun, sampler_interval=interval, samplers=commands.sampler_list(samplers), device_name=device_name)
     quality = None
     if tasks or corpus:

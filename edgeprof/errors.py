@@ -57,6 +57,9 @@ MESSAGES: dict[str, str] = {
     "wont_fit": "{path}: needs about {need} but only {have} is available ({what}); use a smaller "
     "context/level, fewer GPU layers, or --force to try anyway",
     "bad_sweep": "{option}: {detail}",
+    "cell_timeout": "the cell took longer than its time limit of {seconds:g} s (--cell-timeout)",
+    "no_temperature": "--cooldown needs a temperature sensor, and none of the samplers here reads one "
+    "(samplers: {samplers}); drop --cooldown",
     "nothing_measured": "all {n} cells failed (reasons above; recorded in the results as failed rows)",
     "prompt_too_long": "{what}: prompt ({n_prompt}) + depth ({n_depth}) + generation ({n_gen}) tokens "
     "exceed the context size {n_ctx}; raise --ctx",

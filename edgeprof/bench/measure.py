@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgeprof.bench.engine import Context
+from edgeprof.errors import fail
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class TokenSampler:
 
 
 def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop_at_eog: bool,
-             monitor=None, sample=greedy) -> Repetition:
+             monitor=None, sample=greedy, deadline: Deadline | None = None) -> Repetition:
     rep = Repetition()
     ctx.clear()
     pos = 0
@@ -96,6 +97,8 @@ def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop
         t0 = time.perf_counter_ns()
         token = sample(ctx)
         sampling += time.perf_counter_ns() - t0
+        if deadline is not None:
+            deadline.check()
     rep.total_ns = time.perf_counter_ns() - started
     rep.sample_ns = sampling
     rep.tokens_generated = len(steps)
@@ -108,14 +111,28 @@ def _mark(monitor, phase: str) -> None:
         monitor.mark(phase)
 
 
-def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, monitor=None) -> list[Repetition]:
+class Deadline:
+    """A cell's time limit, checked between decode steps and repetitions (outside the timed calls:
+    one llama_decode is never cut short)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.at:
+            raise fail("cell_timeout", seconds=self.seconds)
+
+
+def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, monitor=None,
+            deadline: Deadline | None = None) -> list[Repetition]:
     """Warmup (untimed) then ``workload.repetitions`` timed repetitions."""
     n_vocab = ctx.model.n_vocab
     if prompt is None:
         prompt = random_prompt(workload.n_prompt, n_vocab, workload.seed)
     depth = random_prompt(workload.n_depth, n_vocab, workload.seed + 1) if workload.n_depth else []
     if workload.warmup:
-        run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False)
+        run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False, deadline=deadline)
     sample = TokenSampler(workload.temperature, workload.seed)
-    return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor, sample)
+    return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor, sample, deadline)
             for _ in range(workload.repetitions)]

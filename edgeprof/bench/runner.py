@@ -9,15 +9,16 @@ from typing import Callable
 
 from edgeprof.bench import memory
 from edgeprof.bench.engine import Context, Model
-from edgeprof.bench.measure import measure
+from edgeprof.bench.measure import Deadline, measure
 from edgeprof.bench.resources import Monitor, available_samplers
 from edgeprof.bench.resources.summary import summarize as summarize_resources
 from edgeprof.bench.resources.summary import timeline
+from edgeprof.bench.resources.thermal import cell_thermal, hottest, wait_until_cool
 from edgeprof.bench.stats import summarize as summarize_timings
 from edgeprof.bench.store import ResultStore, cell_key
 from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
 from edgeprof.bench.system import system_info
-from edgeprof.errors import EdgeprofError
+from edgeprof.errors import EdgeprofError, fail
 
 SCHEMA = 1
 OnRow = Callable[[dict], None]
@@ -102,6 +103,8 @@ class _Loaded:
 
 def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
     samplers = available_samplers(list(spec.samplers) if spec.samplers is not None else None)
+    if spec.cooldown_c is not None and hottest({k: v for s in samplers for k, v in s.sample().items()}) is None:
+        raise fail("no_temperature", samplers=", ".join(s.name for s in samplers) or "none")
     sweep = _Sweep(spec, store, on_row, system_info(spec.device_name), samplers)
     done = set() if spec.rerun else store.completed()
     infos = {path: model_info(path) for path in spec.models}
@@ -162,11 +165,14 @@ def _prompt(model: Model, spec: SweepSpec, n_prompt: int) -> tuple[list[int] | N
 
 
 def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, tokenize_ms) -> None:
+    spec = sweep.spec
+    cooldown = wait_until_cool(sweep.samplers, spec.cooldown_c, spec.cooldown_timeout) if spec.cooldown_c else {}
     _reset_peak_rss()
     try:
-        with Monitor(sweep.samplers, sweep.spec.sampler_interval) as monitor:
-            reps = measure(ctx, cell.workload, prompt, monitor)
-    except EdgeprofError as exc:
+        with Monitor(sweep.samplers, spec.sampler_interval) as monitor:
+            deadline = Deadline(spec.cell_timeout) if spec.cell_timeout else None
+            reps = measure(ctx, cell.workload, prompt, monitor, deadline)
+    except EdgeprofError as exc:  # e.g. the cell's time limit: recorded as failed, the sweep goes on
         sweep.fail([cell], loaded.info, str(exc))
         return
     n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
@@ -179,7 +185,8 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         "metrics": {**summarize_timings(reps, n_prompt), "tokenize_ms": tokenize_ms},
         "load_seconds": round(loaded.model.load_seconds, 4), "resources": resources, "sampler": monitor.overhead,
         "timeline": timeline(monitor.readings),
-        "memory": _memory(loaded, resources), "energy": _energy(resources, reps, n_prompt), "system": sweep.system,
+        "memory": _memory(loaded, resources), "energy": _energy(resources, reps, n_prompt),
+        "thermal": {**cell_thermal(resources), **cooldown}, "system": sweep.system,
     })
 
 

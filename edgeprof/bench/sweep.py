@@ -46,6 +46,11 @@ class SweepSpec:
     rerun: bool = field(default=False, metadata={"help": "measure cells already in the store again"})
     sampler_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
     samplers: tuple[str, ...] | None = field(default=None, metadata={"help": "resource samplers; None = all"})
+    cell_timeout: float | None = field(default=None, metadata={"help": "seconds a cell may take (warmup and "
+                                                                         "repetitions) before it is recorded as failed"})
+    cooldown_c: float | None = field(default=None, metadata={"help": "before each cell, wait until the hottest "
+                                                                       "sensor reads at most this many degrees C"})
+    cooldown_timeout: float = field(default=600.0, metadata={"help": "longest wait for --cooldown (s)"})
     device_name: str | None = field(default=None, metadata={"help": "what rows call this device; default: "
                                                                     "its model name or hostname"})
 

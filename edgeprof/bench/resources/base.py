@@ -15,6 +15,7 @@ SAMPLERS: dict[str, str] = {
     "tegrastats": "edgeprof.bench.resources.tegrastats:TegrastatsSampler",
     "rapl": "edgeprof.bench.resources.rapl:RaplSampler",
     "raspberry_pi": "edgeprof.bench.resources.raspberry_pi:RaspberryPiSampler",
+    "thermal": "edgeprof.bench.resources.thermal:ThermalSampler",
 }
 
 

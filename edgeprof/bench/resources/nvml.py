@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 
+# Clock-event reasons that mean heat or power cut the clock (not "idle" or "application clocks").
+SLOWDOWN_REASONS = ("SwPowerCap", "HwSlowdown", "SwThermalSlowdown", "HwThermalSlowdown", "HwPowerBrakeSlowdown")
+
+
 class NvmlSampler:
     name = "nvml"
 
     def __init__(self, pynvml, handles):
         self._nvml = pynvml
         self._handles = handles
+        self._slowdown = 0
+        for reason in SLOWDOWN_REASONS:
+            self._slowdown |= getattr(pynvml, f"nvmlClocksEventReason{reason}", 0)
 
     @classmethod
     def detect(cls) -> "NvmlSampler | None":
@@ -36,6 +43,7 @@ class NvmlSampler:
             "energy_j": lambda: nv.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0,
             "temp_c": lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU),
             "sm_clock_mhz": lambda: nv.nvmlDeviceGetClockInfo(handle, nv.NVML_CLOCK_SM),
+            "throttled_now": lambda: bool(nv.nvmlDeviceGetCurrentClocksEventReasons(handle) & self._slowdown),
         }
         for key, read in readers.items():
             try:
