@@ -57,6 +57,8 @@ MESSAGES: dict[str, str] = {
     "wont_fit": "{path}: needs about {need} but only {have} is available ({what}); use a smaller "
     "context/level, fewer GPU layers, or --force to try anyway",
     "bad_sweep": "{option}: {detail}",
+    "chat_template_refused": "{path}: its chat template was stopped by the sandbox ({detail}); bench "
+    "without --chat, or fix the template",
     "cell_timeout": "the cell took longer than its time limit of {seconds:g} s (--cell-timeout)",
     "no_temperature": "--cooldown needs a temperature sensor, and none of the samplers here reads one "
     "(samplers: {samplers}); drop --cooldown",
@@ -71,6 +73,8 @@ MESSAGES: dict[str, str] = {
     "once online, or unset HF_HUB_OFFLINE",
     "hub_not_found": "{repo}: no such repository on the hub (or it is gated/private: set HF_TOKEN)",
     "hub_gated": "{repo}: this repository is gated; accept its licence on the hub and set HF_TOKEN",
+    "hub_corrupt": "{path}: its bytes do not match the hash the hub gave the file (a cut-short download "
+    "or a disk error); delete {blob} and run again to fetch it afresh",
     "hub_network": "{repo}: could not reach the hub ({detail}); check the network or use "
     "HF_HUB_OFFLINE=1 with a cached copy",
     # config files

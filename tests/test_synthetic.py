@@ -108,32 +108,15 @@ def test_a_level_that_does_not_fit_is_refused_and_the_others_run(tiny_levels, tm
     assert refused.exit_code == 1 and "Error: all 1 cells failed" in refused.output
 
 
-def hub_cache_with(repo_id: str, files: list, hub_cache) -> str:
-    """The hub cache's own layout (models--org--name/refs/main -> snapshots/<commit>/), as a download
-    of only ``files`` would leave it; returns the commit."""
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    for path in files:
-        (snapshot / path.name).write_bytes(path.read_bytes())
-    return commit
-
-
 def test_a_hub_repo_id_needs_only_its_config_and_tokenizer(tiny_factory, tmp_path, monkeypatch):
     """SOURCE as a hub repo id: resolved through huggingface_hub (offline here, from a cache that holds
     the config and tokenizer but no weights), and the file equals the one built from the folder."""
-    from huggingface_hub import constants
+    from hub_cache import hub_cache_with
 
     checkpoint, _, _ = tiny_factory(TinySpec(tied=True))
-    hub_cache = tmp_path / "hf-home" / "hub"
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub_cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     kept = [p for p in checkpoint.iterdir() if p.name in synthetic.TOKENIZER_FILES]
     assert any(p.name == "tokenizer.json" for p in kept) and not any(p.suffix == ".safetensors" for p in kept)
-    hub_cache_with("tiny-org/tiny-llama", kept, hub_cache)
+    hub_cache_with("tiny-org/tiny-llama", kept, tmp_path / "hf-home" / "hub", monkeypatch)
     source = synthetic.resolve("tiny-org/tiny-llama")
     (from_hub,) = synthetic.build(source, ["Q4_K_M"], out_dir=tmp_path / "hub")
     (from_folder,) = synthetic.build(synthetic.resolve(str(checkpoint)), ["Q4_K_M"], out_dir=tmp_path / "folder")

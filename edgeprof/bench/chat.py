@@ -1,13 +1,106 @@
-"""Chat-formatted prompts through llama.cpp's own template support (the model's built-in template)."""
+"""Chat-formatted prompts: the model's own Jinja chat template, rendered in a sandbox.
+
+A chat template is code that came with a file from the internet. It is rendered in Jinja's
+immutable sandbox (no attribute starting with an underscore, no mutation of our objects, ranges
+capped), with no template loader (``include``/``import`` find nothing, so no file can be read),
+with the repeat operators and width-taking filters capped, and with the output capped. A template
+the sandbox stops is refused in one line. Models whose GGUF has no template fall back to
+llama.cpp's built-in formats.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import operator
+from typing import Any
 
 from edgeprof.bench.engine import Model
+from edgeprof.errors import fail
+
+MAX_OUTPUT = 1 << 20  # characters: a chat prompt is kilobytes
+MAX_REPEAT = 1 << 16  # the most a template may multiply a string or list by
+MAX_POWER = 64
 
 
 def apply_chat_template(model: Model, user_message: str) -> str:
+    template = model.meta("tokenizer.chat_template")
+    if not template:
+        return _builtin_template(model, user_message)
+    variables = {"messages": [{"role": "user", "content": user_message}], "add_generation_prompt": True,
+                 "bos_token": _special(model, "bos"), "eos_token": _special(model, "eos")}
+    return render_chat_template(template, variables, model.path)
+
+
+def render_chat_template(template: str, variables: dict[str, Any], path) -> str:
+    """The template's output, or our one-line error naming ``path`` when the sandbox stops it."""
+    from jinja2 import TemplateError
+
+    try:
+        chunks, size = [], 0
+        for chunk in _environment().from_string(template).generate(**variables):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise fail("chat_template_refused", path=path, detail=f"its output passed {MAX_OUTPUT} characters")
+            chunks.append(chunk)
+        return "".join(chunks)
+    except TemplateError as exc:  # SecurityError, TemplateNotFound and syntax errors are all TemplateErrors
+        raise fail("chat_template_refused", path=path, detail=f"{type(exc).__name__}: {exc}") from None
+    except (OverflowError, MemoryError, RecursionError, TypeError, ValueError, ZeroDivisionError) as exc:
+        raise fail("chat_template_refused", path=path, detail=f"{type(exc).__name__}: {exc}") from None
+
+
+def _environment():
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class ChatSandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context, op: str, left, right):
+            if op == "*":
+                return _bounded_repeat(left, right)
+            if op == "**":
+                if isinstance(right, (int, float)) and abs(right) > MAX_POWER:
+                    raise OverflowError(f"exponent {right} is larger than {MAX_POWER}")
+                return operator.pow(left, right)
+            return super().call_binop(context, op, left, right)
+
+    env = ChatSandbox(trim_blocks=True, lstrip_blocks=True, loader=None)
+    env.globals["raise_exception"] = _raise_exception
+    for name in ("center", "indent"):  # the filters that take a width
+        env.filters[name] = _bounded_width(env.filters[name], name)
+    return env
+
+
+def _bounded_repeat(left, right):
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and times * max(len(seq), 1) > MAX_REPEAT:
+            raise OverflowError(f"repeating a sequence {times} times is more than a chat prompt needs")
+    return operator.mul(left, right)
+
+
+def _bounded_width(fn, name: str):
+    def bounded(value, width=80, *args, **kwargs):
+        if isinstance(width, int) and width > MAX_REPEAT:
+            raise OverflowError(f"{name} width {width} is more than a chat prompt needs")
+        return fn(value, width, *args, **kwargs)
+    return bounded
+
+
+def _raise_exception(message: str):
+    from jinja2 import TemplateError
+
+    raise TemplateError(message)  # templates call this to reject a conversation (e.g. bad roles)
+
+
+def _special(model: Model, which: str) -> str:
+    import llama_cpp
+
+    token = (llama_cpp.llama_vocab_bos if which == "bos" else llama_cpp.llama_vocab_eos)(model.vocab)
+    return model.piece(token).decode("utf-8", errors="replace") if token >= 0 else ""
+
+
+def _builtin_template(model: Model, user_message: str) -> str:
+    """llama.cpp's own formats (chatml, llama2/3, ...); plain text when it has none for this model."""
     import llama_cpp
 
     template = llama_cpp.llama_model_chat_template(model.ptr, None)
@@ -20,5 +113,5 @@ def apply_chat_template(model: Model, user_message: str) -> str:
         buf = ctypes.create_string_buffer(n + 1)
         n = llama_cpp.llama_chat_apply_template(template, messages, 1, True, buf, n + 1)
     if n < 0:
-        return user_message  # no template llama.cpp knows: use the plain text
+        return user_message
     return buf.raw[:n].decode("utf-8", errors="replace")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -29,8 +30,8 @@ def download(repo_id: str, revision: str | None = None, patterns: list[str] | No
     from huggingface_hub import errors as hub_errors
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type,
-                                      allow_patterns=patterns or CONVERT_FILES))
+        folder = Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type,
+                                        allow_patterns=patterns or CONVERT_FILES))
     except hub_errors.GatedRepoError:
         raise fail("hub_gated", repo=repo_id) from None
     except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError):
@@ -41,6 +42,35 @@ def download(repo_id: str, revision: str | None = None, patterns: list[str] | No
         raise fail("hub_network", repo=repo_id, detail=str(exc).splitlines()[0]) from None
     except (hub_errors.HfHubHTTPError, OSError) as exc:
         raise fail("hub_network", repo=repo_id, detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    verify_snapshot(folder)
+    return folder
+
+
+def verify_snapshot(folder: Path) -> None:
+    """Check every file of a hub-cache snapshot against the hash the hub gave it.
+
+    The cache stores each file once under ``blobs/<etag>`` and links it from the snapshot. The hub's
+    etag is the file's sha256 for LFS files (weights) and its git blob sha1 for small files, so both
+    can be checked here, offline, on every use: a download cut short or a disk error is caught
+    before the bytes are converted."""
+    import hashlib
+
+    for path in sorted(folder.rglob("*")):
+        if not path.is_symlink() or not path.is_file():
+            continue  # not the hub cache's layout (e.g. a local_dir copy): nothing to check against
+        etag = Path(os.readlink(path)).name
+        if len(etag) == 64:
+            digest = hashlib.sha256()
+        elif len(etag) == 40:
+            digest = hashlib.sha1()
+            digest.update(b"blob %d\0" % path.stat().st_size)
+        else:
+            continue
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != etag:
+            raise fail("hub_corrupt", path=path, blob=path.resolve())
 
 
 def _offline() -> bool:

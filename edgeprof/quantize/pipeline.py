@@ -89,7 +89,7 @@ def _convert_checkpoint(source, options: ConvertOptions, report: Reporter) -> Co
     with tqdm(total=total, unit="B", unit_scale=True, desc=f"convert {out_type}",
               disable=not options.progress or None) as bar, atomic_output(dest) as tmp:
         write_gguf(ckpt, vocab, plan, out_type, tmp, source.name, source_hash, bar.update)
-    return _finish(dest, out_type, source_hash, time.perf_counter() - started, origin=str(source.repo_id or ckpt.path))
+    return _finish(dest, out_type, source_hash, time.perf_counter() - started, origin=_origin(source, ckpt.path))
 
 
 def _source_files(ckpt) -> list[Path]:
@@ -136,6 +136,11 @@ def _reusable(dest: Path, source_hash: str, level: str, report: Reporter) -> Con
     report(f"reusing {dest} (same source {source_hash[:12]}, level {level})")
     row = {k: record[k] for k in ConvertedFile.__dataclass_fields__ if k in record}
     return ConvertedFile(**{**row, "path": dest, "reused": True})
+
+
+def _origin(source, path: Path) -> str:
+    """Where the weights came from: ``owner/name@commit`` for the hub (never a token), else the folder."""
+    return f"{source.repo_id}@{source.revision}" if source.repo_id else str(path)
 
 
 def _finish(dest: Path, level: str, source_hash: str, seconds: float, origin: str) -> ConvertedFile:

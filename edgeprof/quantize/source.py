@@ -29,7 +29,8 @@ def resolve_source(text: str, revision: str | None = None, name: str | None = No
         return _local(path, name)
     if hub.looks_like_repo_id(text):
         folder = hub.download(text, revision)
-        return Source("checkpoint", folder, name or text.split("/")[-1], repo_id=text, revision=revision)
+        # The snapshot folder is named by the commit it holds: what "main" meant on the day.
+        return Source("checkpoint", folder, name or text.split("/")[-1], repo_id=text, revision=folder.name)
     raise fail("source_missing", source=text)
 
 
