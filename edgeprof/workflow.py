@@ -67,7 +67,7 @@ def _convert(spec, out_dir: Path, options: RunOptions, say: Say) -> dict[str, Pa
 
 
 def _bench(suite, files: dict[str, Path], store, system: dict, options: RunOptions, say: Say) -> None:
-    from edgeprof.bench.commands import run_speed
+    from edgeprof.bench.commands import Tally, run_speed
     from edgeprof.bench.suite import AUTO_LAYERS
     from edgeprof.bench.sweep import SweepSpec
 
@@ -85,7 +85,7 @@ def _bench(suite, files: dict[str, Path], store, system: dict, options: RunOptio
         spec = SweepSpec(models=tuple(paths), threads=scenario.threads or (len(os.sched_getaffinity(0)),),
                          n_gpu_layers=layers, n_prompt=scenario.n_prompt, n_gen=scenario.n_gen,
                          n_depth=scenario.n_depth, repetitions=scenario.repetitions, device_name=options.device_name)
-        run_speed(spec, store, [], options.progress, strict=False)
+        run_speed(spec, store, Tally(), options.progress, strict=False)
 
 
 def _evaluate(suite, files: dict[str, Path], store, options: RunOptions, say: Say) -> None:

@@ -97,22 +97,39 @@ def run(spec, results: Path, fmt: str, export_llama_bench: Path | None, progress
     from edgeprof.bench.store import ResultStore
 
     store = ResultStore(results)
-    rows: list[dict] = []
+    start = store.size()
+    tally = Tally()
     try:
         if speed:
-            run_speed(spec, store, rows, progress)
+            run_speed(spec, store, tally, progress)
         if quality is not None:
             from edgeprof.bench.quality.run import run_quality
 
-            run_quality(quality, spec.models, store, rows.append, progress)
+            run_quality(quality, spec.models, store, tally.add, progress)
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted: {len(rows)} rows were saved to {store.path} (task answers so far in "
+        click.echo(f"\nInterrupted: {tally.rows} rows were saved to {store.path} (task answers so far in "
                    f"{store.folder / 'tasks'}); rerun the same command to resume.", err=True)
         raise SystemExit(130) from None
-    _print(rows, store, fmt, export_llama_bench, speed)
+    _print(list(store.rows(since=start)) if tally.rows else list(store.rows()), store, fmt, export_llama_bench, speed)
 
 
-def run_speed(spec, store, rows: list[dict], progress: bool, strict: bool = True) -> None:
+class Tally:
+    """What a run needs to remember of its rows: counts and the distinct errors. The rows themselves
+    are on disk (read back from where this run started for printing), so a sweep of thousands of
+    cells holds no per-cell memory."""
+
+    def __init__(self):
+        self.rows = self.failed = 0
+        self.errors: dict[str, None] = {}
+
+    def add(self, row: dict) -> None:
+        self.rows += 1
+        if row.get("status") == "failed":
+            self.failed += 1
+            self.errors.setdefault(row["error"])
+
+
+def run_speed(spec, store, tally: Tally, progress: bool, strict: bool = True) -> None:
     """Run the sweep; failed cells are recorded and named. ``strict``: an error when nothing at all
     could be measured (the bench command), not for one scenario of `edgeprof run`."""
     from tqdm import tqdm
@@ -123,7 +140,7 @@ def run_speed(spec, store, rows: list[dict], progress: bool, strict: bool = True
     skipped = []
     with tqdm(total=len(plan(spec)), desc="bench", unit="cell", disable=not progress or None) as bar:
         def on_row(row: dict) -> None:
-            rows.append(row)
+            tally.add(row)
             bar.update(1)
 
         def on_skip(cell) -> None:
@@ -131,19 +148,17 @@ def run_speed(spec, store, rows: list[dict], progress: bool, strict: bool = True
             bar.update(1)
 
         run_sweep(spec, store, on_row, on_skip)
-    failed = [r for r in rows if r.get("status") == "failed"]
-    for error in dict.fromkeys(r["error"] for r in failed):
+    for error in tally.errors:
         click.echo(f"failed: {error}", err=True)
-    if strict and failed and len(failed) == len(rows) and not skipped:
-        raise fail("nothing_measured", n=len(failed))
+    if strict and tally.failed and tally.failed == tally.rows and not skipped:
+        raise fail("nothing_measured", n=tally.failed)
     if skipped:
         click.echo(f"skipped {len(skipped)} cells already in {store.path} (use --rerun to measure them again)", err=True)
 
 
-def _print(rows: list[dict], store, fmt: str, export_llama_bench: Path | None, speed: bool) -> None:
+def _print(shown: list[dict], store, fmt: str, export_llama_bench: Path | None, speed: bool) -> None:
     from edgeprof.bench import export
 
-    shown = rows or list(store.rows())
     speed_rows = export.of_kind(shown, "speed")
     printers = {"table": export.table, "json": export.to_json, "csv": export.to_csv, "md": export.to_markdown}
     if fmt == "json":

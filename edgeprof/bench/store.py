@@ -21,15 +21,16 @@ def cell_key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def read_jsonl(path: Path) -> Iterator[dict]:
-    """The complete rows of a JSON Lines file we appended to; a line torn by a crash is skipped
-    (its work is simply done again), a missing file has no rows."""
+def read_jsonl(path: Path, start: int = 0) -> Iterator[dict]:
+    """The complete rows of a JSON Lines file we appended to (from byte ``start``); a line torn by a
+    crash is skipped (its work is simply done again), a missing file has no rows."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:
+            f.seek(start)
             for line in f:
                 try:
                     row = json.loads(line)
-                except json.JSONDecodeError:
+                except ValueError:  # torn JSON, or bytes cut inside a UTF-8 character
                     continue
                 if isinstance(row, dict):
                     yield row
@@ -60,8 +61,15 @@ class ResultStore:
         self.folder = folder
         self.path = folder / STORE_NAME
 
-    def rows(self) -> Iterator[dict]:
-        return read_jsonl(self.path)
+    def rows(self, since: int = 0) -> Iterator[dict]:
+        """Every row, or those appended after byte ``since`` (a ``size()`` taken earlier)."""
+        return read_jsonl(self.path, since)
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def completed(self) -> set[str]:
         return {row["cell"] for row in self.rows() if row.get("status") == "ok" and "cell" in row}
