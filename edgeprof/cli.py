@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from edgeprof import __version__
+from edgeprof.cli_paths import CheckedPath
 
 
 class EdgeprofGroup(click.Group):
@@ -53,9 +54,9 @@ def cli() -> None:
 @click.option("--recipe", "-r", metavar="NAME", help="A named set of levels from quantize/ (e.g. common).")
 @click.option("--outtype", type=click.Choice(["auto", "f16", "bf16", "f32"]), default="auto", show_default=True,
               help="Type of the unquantized file; auto keeps the source's own 16-bit type.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
+@click.option("--out", "out_dir", type=CheckedPath("dir"), default=Path("models"),
               show_default=True, help="Folder for the GGUF files.")
-@click.option("--models", "models_file", type=click.Path(path_type=Path),
+@click.option("--models", "models_file", type=CheckedPath("file"),
               help="Convert every model in this models.toml (instead of SOURCE).")
 @click.option("--name", help="Model name used in output file names (default: from SOURCE).")
 @click.option("--revision", help="Hub revision (branch, tag or commit) for a repo id SOURCE.")
@@ -108,13 +109,13 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--ctx", type=click.IntRange(min=16), help="Context size [default: just enough for the test].")
 @click.option("--repetitions", "-r", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--no-warmup", is_flag=True, help="Skip the untimed warmup run.")
-@click.option("--prompt-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--prompt-file", type=CheckedPath("file"),
               help="Real text for the prompt instead of random tokens.")
 @click.option("--chat", is_flag=True, help="With --prompt-file: apply the chat template, stop at end of turn.")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Sampling temperature; 0 = greedy.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for random prompts and sampling.")
-@click.option("--results", "results", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+@click.option("--results", "results", type=CheckedPath("dir"), default=Path("results"),
               show_default=True, help="Results folder (bench.jsonl is appended to).")
 @click.option("--rerun", is_flag=True, help="Measure cells already in the results again.")
 @click.option("--device-name", metavar="NAME", help="What plots and reports call this device "
@@ -126,7 +127,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
               help="Before each cell, wait (up to 10 min) until the hottest sensor reads at most this.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table",
               show_default=True)
-@click.option("--export-llama-bench", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--export-llama-bench", type=CheckedPath("output"),
               help="Also write the results in llama-bench's JSON schema.")
 @click.option("--interval", type=click.FloatRange(min=0.005), default=0.05, show_default=True,
               help="Resource sampling period in seconds.")
@@ -146,7 +147,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
 @click.option("--ppl-ctx", type=click.IntRange(min=16), default=512, show_default=True,
               help="Perplexity window (as llama-perplexity -c).")
 @click.option("--ppl-chunks", type=click.IntRange(min=1), help="At most N perplexity windows.")
-@click.option("--kld-baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--kld-baseline", type=CheckedPath("file"),
               help="With --ppl: the F16/BF16 file each model's KL-divergence is measured against.")
 @click.option("--synthetic", metavar="SOURCE", help="Also bench random-weight files with SOURCE's exact shapes and "
               "per-tensor types: a built-in shape (SmolLM2-135M, Llama-3.2-3B, Qwen2.5-7B, ...), a config.json or "
@@ -224,7 +225,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
 
 
 RESULTS_OPTION = click.option(
-    "--results", "folders", multiple=True, type=click.Path(exists=True, path_type=Path),
+    "--results", "folders", multiple=True, type=CheckedPath("existing"),
     help="A results folder (or its bench.jsonl); repeat it, one per device [default: results].")
 FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True,
                              help="Image format of the figures.")
@@ -232,7 +233,7 @@ FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(["png", "svg"]
 
 @cli.command()
 @RESULTS_OPTION
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("figures"), show_default=True,
+@click.option("--out", type=CheckedPath("dir"), default=Path("figures"), show_default=True,
               help="Folder for the figures.")
 @FORMAT_OPTION
 def plot(folders, out, fmt) -> None:
@@ -250,7 +251,7 @@ def plot(folders, out, fmt) -> None:
 
 @cli.command()
 @RESULTS_OPTION
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("report"), show_default=True,
+@click.option("--out", type=CheckedPath("dir"), default=Path("report"), show_default=True,
               help="Folder for report.md, report.html and their figures.")
 @click.option("--max-kld", type=click.FloatRange(min=0), help="Quality budget: mean KLD vs the unquantized file.")
 @click.option("--min-acc", type=click.FloatRange(0, 1), help="Quality budget: accuracy on --task.")

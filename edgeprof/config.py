@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import EdgeprofError, fail
+from edgeprof.paths import safe_name
 from edgeprof.tomlfile import check_keys, expect, load_toml, location, require
 
 OUTTYPES = ("auto", "f16", "bf16", "f32")
@@ -71,6 +72,10 @@ def _model(path: Path, text: str, index: int, entry: Any) -> ModelSpec:
         if key not in entry:
             raise fail("toml_missing", path=path, where=where, key=key)
     name = expect(path, _where(text, index, "name"), entry, "name", str)
+    try:
+        safe_name(name, "a model name")
+    except EdgeprofError as exc:
+        raise fail("toml_value", path=path, where=_where(text, index, "name"), detail=str(exc)) from None
     source = expect(path, _where(text, index, "source"), entry, "source", str)
     revision = expect(path, _where(text, index, "revision"), entry, "revision", str) if "revision" in entry else None
     outtype = expect(path, _where(text, index, "outtype"), entry, "outtype", str) if "outtype" in entry else "auto"

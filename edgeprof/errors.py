@@ -117,6 +117,9 @@ MESSAGES: dict[str, str] = {
     "not_writable": "{path}: permission denied",
     "not_found": "{path}: no such file or directory",
     "is_directory": "{path}: is a directory, expected a file",
+    "not_a_folder": "{path}: is a file, expected a folder",
+    "unsafe_name": "{name!r}: not usable as {what}: a name must not contain / or \\, start with a dot, "
+    "or hold control characters (it would place files outside the output folder)",
 }
 
 

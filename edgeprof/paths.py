@@ -26,3 +26,15 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "edgeprof"
+
+
+def safe_name(name: str, what: str) -> str:
+    """``name`` when it can be one file or folder name inside an output folder: no separators, no
+    leading dot (``..``, hidden files), no control characters. Names come from users, models.toml,
+    hub repo ids and GGUF metadata, and must never place a file outside the folder asked for."""
+    if (not name or name.startswith(".") or any(c in name for c in "/\\") or any(ord(c) < 32 for c in name)
+            or len(name.encode()) > 200):
+        from edgeprof.errors import fail
+
+        raise fail("unsafe_name", name=name, what=what)
+    return name

@@ -20,8 +20,11 @@ class Source:
 
 def resolve_source(text: str, revision: str | None = None, name: str | None = None,
                    progress: bool = True) -> Source:
+    from edgeprof.paths import safe_name
     from edgeprof.quantize import demo, hub
 
+    if name is not None:  # it becomes part of every output file's name
+        safe_name(name, "a model name")
     if text == demo.DEMO_SOURCE:
         return Source("checkpoint", demo.ensure_demo_checkpoint(progress), name or demo.DEMO_NAME)
     path = Path(text).expanduser()
