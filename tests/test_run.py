@@ -100,6 +100,8 @@ def test_shipped_suites_load():
 @pytest.mark.parametrize("text, message", [
     ('[[scenario]]\nname = "a"\nprompt = [1]\n', "line 1, scenario[0]: unknown key 'prompt' (did you mean "),
     ('[[scenario]]\nname = "a"\nlevels = ["Q9_X"]\n', "line 1, scenario[0]: unknown quantization level 'Q9_X'"),
+    ('[[scenario]]\nname = "a"\n\n[quality]\ntasks = ["hellaswg"]\n', "line 4, quality: unknown task 'hellaswg' "
+     "(did you mean 'hellaswag'?)"),
     ('[[scenario]]\nname = "a"\nthreads = [-1]\n', "'threads' must be whole numbers (or \"all\"), got -1"),
     ('[quality]\ntasks = "mmlu"\n', "line 1, quality: 'tasks' must be a list, got str"),
     ('[budget]\nmax_kld = "low"\n', "'max_kld' must be a number, got str"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeprof.errors import did_you_mean, fail
+from edgeprof.errors import EdgeprofError, did_you_mean, fail
 from edgeprof.paths import data_dir
 from edgeprof.tomlfile import check_keys, expect, load_toml, location, require
 
@@ -153,6 +153,13 @@ def _quality(path: Path, where: str, table: Any) -> QualityChecks:
         raise fail("toml_value", path=path, where=where, detail="[quality] must be a table")
     check_keys(path, where, table, QUALITY_KEYS)
     tasks = expect(path, where, table, "tasks", list) if "tasks" in table else []
+    from edgeprof.bench.tasks.definition import load_task
+
+    for task in tasks:
+        try:
+            load_task(str(task))  # a typo fails here, with the line, not after the speed runs
+        except EdgeprofError as exc:
+            raise fail("toml_value", path=path, where=where, detail=str(exc)) from None
     opt = {k: expect(path, where, table, k, int) for k in ("limit", "shots", "ppl_chunks", "ppl_ctx") if k in table}
     return QualityChecks(tasks=tuple(str(t) for t in tasks), limit=opt.get("limit"), shots=opt.get("shots"),
                          corpus=expect(path, where, table, "ppl", str) if "ppl" in table else None,
