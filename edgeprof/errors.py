@@ -59,6 +59,7 @@ MESSAGES: dict[str, str] = {
     "bad_sweep": "{option}: {detail}",
     "chat_template_refused": "{path}: its chat template was stopped by the sandbox ({detail}); bench "
     "without --chat, or fix the template",
+    "child_died": "{path}: the process measuring it died before finishing: {how}",
     "cell_timeout": "the cell took longer than its time limit of {seconds:g} s (--cell-timeout)",
     "no_temperature": "--cooldown needs a temperature sensor, and none of the samplers here reads one "
     "(samplers: {samplers}); drop --cooldown",

@@ -149,3 +149,43 @@ def test_refused_write_of_results_keeps_the_earlier_rows(tiny_factory, tmp_path)
     assert 2 <= len(kept) <= 3 and all(r["status"] == "ok" for r in kept)  # a torn last row is not read back
     json.loads((results / "bench.jsonl").read_text().splitlines()[0])
     assert os.path.getsize(results / "bench.jsonl") <= row_size * 3.5
+
+
+def test_with_force_a_killed_measuring_process_is_reported_and_the_next_model_runs(tiny_levels, tmp_path):
+    """--force measures each model in a child process. Killing that child with SIGKILL, as the
+    kernel's out-of-memory killer would, while it has the first model loaded: the cells it did not
+    finish are recorded as failed with how it died, the second model is measured, no hang."""
+    import psutil
+
+    files = tiny_levels("Q8_0")
+    first, second = files["F16"], files["Q8_0"]
+    results = tmp_path / "results"
+    process = edgeprof("bench", str(first), str(second), "--force", "-p", "8", "-n", "4,4000", "-t", "1", "-r", "3",
+                       "--results", str(results), "--no-progress", "--samplers", "none")
+
+    def measuring_child_has_the_first_model():
+        for child in psutil.Process(process.pid).children(recursive=True):
+            try:
+                if "spawn_main" in " ".join(child.cmdline()) and any(
+                        m.path == str(first) for m in child.memory_maps()):
+                    child.kill()
+                    return True
+            except psutil.Error:
+                continue
+        return False
+
+    deadline = time.monotonic() + 120
+    while not measuring_child_has_the_first_model():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.005)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    by_model = {}
+    for row in rows(results):
+        by_model.setdefault(row["model"]["file"], []).append(row)
+    assert sorted(r["settings"]["n_gen"] for r in by_model[first.name]) == [4, 4000]  # every cell has a row
+    lost = [r for r in by_model[first.name] if r["status"] == "failed"]
+    assert lost and all(r["error"] == f"{first}: the process measuring it died before finishing: it was killed by "
+                        "SIGKILL (what the kernel's out-of-memory killer sends when memory runs out)" for r in lost)
+    assert [r["status"] for r in by_model[second.name]] == ["ok", "ok"]
+    assert f"failed: {lost[0]['error']}" in err

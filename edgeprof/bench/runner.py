@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -117,8 +117,49 @@ def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Calla
                     on_skip(cell)
             if pending:
                 todo.append((settings, pending))
-        if todo:
+        if todo and spec.force and not spec.in_child:
+            _run_model_in_child(sweep, path, ngl, todo, infos[path])
+        elif todo:
             _run_model(sweep, path, ngl, todo, infos[path])
+
+
+def _run_model_in_child(sweep: _Sweep, path: Path, ngl: int, contexts: list, info: dict) -> None:
+    """--force skips the guard, so memory may run out: then the kernel's OOM killer sends SIGKILL, or
+    a failed allocation aborts llama.cpp. Either would end edgeprof itself with nothing said. So the
+    model is measured in a child process (same code, same store); when it dies, the cells it did not
+    record are recorded as failed with how it died, and the sweep goes on."""
+    import multiprocessing
+
+    start = sweep.store.size()
+    spec = replace(sweep.spec, models=(path,), n_gpu_layers=(ngl,), in_child=True)
+    child = multiprocessing.get_context("spawn").Process(target=_child_sweep, args=(spec, sweep.store.folder))
+    child.start()
+    child.join()
+    recorded = set()
+    for row in sweep.store.rows(since=start):
+        recorded.add(row.get("cell"))
+        sweep.on_row(row)
+    if child.exitcode != 0:
+        lost = [c for _, cells in contexts for c in cells if sweep.key(c, info) not in recorded]
+        sweep.fail(lost, info, str(fail("child_died", path=path, how=_how_it_died(child.exitcode))))
+
+
+def _child_sweep(spec: SweepSpec, folder: Path) -> None:
+    from edgeprof import llamacpp
+
+    llamacpp.init()
+    run_sweep(spec, ResultStore(folder), lambda row: None, lambda cell: None)
+
+
+def _how_it_died(exitcode: int) -> str:
+    import signal
+
+    if exitcode >= 0:
+        return f"it exited with code {exitcode}"
+    name = signal.Signals(-exitcode).name
+    hints = {"SIGKILL": " (what the kernel's out-of-memory killer sends when memory runs out)",
+             "SIGABRT": " (llama.cpp aborted: often an allocation that failed)", "SIGSEGV": " (a crash in native code)"}
+    return f"it was killed by {name}{hints.get(name, '')}"
 
 
 def _run_model(sweep: _Sweep, path: Path, ngl: int, contexts: list, info: dict) -> None:

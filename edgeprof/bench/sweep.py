@@ -42,7 +42,9 @@ class SweepSpec:
     chat: bool = field(default=False, metadata={"help": "apply the chat template, stop at end of turn"})
     temperature: float = field(default=0.0, metadata={"help": "sampling temperature; 0 = greedy"})
     seed: int = field(default=42, metadata={"help": "seed for random prompts and sampling"})
-    force: bool = field(default=False, metadata={"help": "skip the memory guard"})
+    force: bool = field(default=False, metadata={"help": "skip the memory guard (each model is then measured "
+                                                                  "in a child process: see runner)"})
+    in_child: bool = field(default=False, metadata={"help": "this is that child process: measure here"})
     rerun: bool = field(default=False, metadata={"help": "measure cells already in the store again"})
     sampler_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
     samplers: tuple[str, ...] | None = field(default=None, metadata={"help": "resource samplers; None = all"})
