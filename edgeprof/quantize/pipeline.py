@@ -73,10 +73,12 @@ def _convert_checkpoint(source, options: ConvertOptions, report: Reporter) -> Co
 
     from edgeprof.hashing import files_sha256
     from edgeprof.quantize.checkpoint import open_checkpoint
+    from edgeprof.quantize.shapes import check_shapes
     from edgeprof.quantize.tokenizer import load_vocab
     from edgeprof.quantize.writer import choose_outtype, nbytes_of, plan_tensors, write_gguf
 
     ckpt = open_checkpoint(source.path)
+    check_shapes(ckpt)
     out_type = choose_outtype(ckpt, options.outtype)
     dest = options.out_dir / f"{source.name}-{out_type}.gguf"
     source_hash = files_sha256(_source_files(ckpt))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from edgeprof.errors import fail
 from edgeprof.quantize.checkpoint import Checkpoint
 from edgeprof.quantize.safetensors_file import TensorEntry
 
@@ -39,6 +40,15 @@ def tensor_shapes(ckpt: Checkpoint) -> dict[str, tuple[int, ...]]:
     if not ckpt.config.get("tie_word_embeddings", False):
         shapes["lm_head.weight"] = (vocab, hidden)
     return shapes
+
+
+def check_shapes(ckpt: Checkpoint) -> None:
+    """Every weight's shape against what config.json implies, before anything is written: a mismatch
+    would otherwise become a GGUF that llama.cpp refuses to load ("wrong shape")."""
+    for name, expected in tensor_shapes(ckpt).items():
+        entry = ckpt.tensors.get(name)
+        if entry is not None and tuple(entry.shape) != expected:
+            raise fail("tensor_shape", path=entry.path, tensor=name, shape=list(entry.shape), expected=list(expected))
 
 
 def weightless(ckpt: Checkpoint, dtype: str = "F16") -> Checkpoint:

@@ -41,8 +41,17 @@ class Vocab:
     merges: list[str]
 
 
+# Read later by gguf-py's SpecialVocab (special token ids, chat template), which raises bare JSON errors.
+SIDE_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+
+
 def load_vocab(folder: Path, vocab_size: int) -> Vocab:
     """Read the checkpoint's tokenizer, padded to ``vocab_size`` (config.json) as llama.cpp expects."""
+    from edgeprof.quantize.checkpoint import read_json
+
+    for name in SIDE_FILES:
+        if (folder / name).is_file() and not isinstance(read_json(folder / name), dict):
+            raise fail("bad_json", path=folder / name, detail="expected a JSON object")
     if (folder / "tokenizer.model").is_file():
         vocab = _sentencepiece(folder / "tokenizer.model")
     elif (folder / "tokenizer.json").is_file():
