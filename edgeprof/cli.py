@@ -61,11 +61,13 @@ def cli() -> None:
 @click.option("--name", help="Model name used in output file names (default: from SOURCE).")
 @click.option("--revision", help="Hub revision (branch, tag or commit) for a repo id SOURCE.")
 @click.option("--threads", "-t", type=click.IntRange(min=1), help="Quantization threads [default: all cores].")
+@click.option("--allow-pickle", is_flag=True, help="For repos with only pytorch_model.bin: read its tensors with "
+              "edgeprof's restricted reader (never runs code from the file).")
 @click.option("--list-levels", is_flag=True, help="List the quantization levels and recipes, then exit.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--verbose", "-v", is_flag=True, help="Show llama.cpp's own log.")
-def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision, threads, list_levels,
-            no_progress, verbose) -> None:
+def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision, threads, allow_pickle,
+            list_levels, no_progress, verbose) -> None:
     """Convert a Hugging Face checkpoint to GGUF and quantize it to each requested level.
 
     SOURCE is a hub repo id (owner/name), a local checkpoint folder, a .gguf file (only the
@@ -75,6 +77,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
     edgeprof convert demo --recipe demo
     edgeprof convert ./my-llama --quant Q4_K_M,Q5_K_M --outtype bf16
     edgeprof convert model-F16.gguf --quant Q4_0 --out quantized/
+    edgeprof convert ./old-model --allow-pickle --quant Q8_0   # only pytorch_model.bin there
     """
     from edgeprof import llamacpp
     from edgeprof.quantize import commands
@@ -91,7 +94,8 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
     if models_file:
         rows = commands.convert_models_file(models_file, out_dir, threads, progress)
     else:
-        rows = commands.convert_one(source, quant, recipe, outtype, out_dir, name, revision, threads, progress)
+        rows = commands.convert_one(source, quant, recipe, outtype, out_dir, name, revision, threads, progress,
+                                    allow_pickle)
     click.echo(commands.summary_table(rows))
 
 

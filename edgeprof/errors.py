@@ -19,7 +19,11 @@ MESSAGES: dict[str, str] = {
     "not_a_checkpoint": "{path}: no config.json here; a Hugging Face checkpoint directory needs "
     "config.json and *.safetensors",
     "pickle_refused": "{path}: pickle checkpoints (.bin/.pt/.pth) can run arbitrary code when loaded, "
-    "so edgeprof refuses them; use the repo's *.safetensors files instead",
+    "so edgeprof refuses them; use the repo's *.safetensors files instead, or --allow-pickle to read "
+    "the tensors with edgeprof's restricted reader (it never runs code from the file)",
+    "pickle_global": "{path}: the pickle asks for {name}, which a PyTorch state dict never needs; "
+    "refused (it could run code)",
+    "pickle_bad": "{path}: not a PyTorch state dict edgeprof can read: {detail}",
     "no_weights": "{path}: no *.safetensors weights found",
     "bad_json": "{path}: not valid JSON ({detail})",
     "config_key": "{path}: config.json lacks {key!r}, which {arch} needs",

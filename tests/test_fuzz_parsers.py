@@ -1,5 +1,5 @@
-"""Property-based tests of the two parsers that read files from the internet (GGUF and safetensors
-headers): whatever the bytes, they return or raise our own one-line error; never another
+"""Property-based tests of the parsers that read files from the internet (GGUF and safetensors
+headers, PyTorch zip checkpoints): whatever the bytes, they return or raise our own one-line error; never another
 exception, never a hang (hypothesis deadline), never memory out of proportion to the file."""
 
 from __future__ import annotations
@@ -97,3 +97,28 @@ def test_the_seeds_parse():
     path = Path.cwd() / "seed.safetensors"
     path.write_bytes(SAFETENSORS_SEED)
     assert set(read_header(path)) == {"a", "b"}
+
+
+def _torch_seed() -> bytes:
+    """A two-tensor torch.save zip (written to a temporary folder, read back as bytes)."""
+    import tempfile
+
+    import numpy as np
+
+    from torch_zip_writer import write_torch_zip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "seed.bin"
+        write_torch_zip(path, {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4, dtype=np.float16)})
+        return path.read_bytes()
+
+
+TORCH_SEED = _torch_seed()
+
+
+@FUZZ
+@given(mutated(TORCH_SEED))
+def test_torch_zip_reader_never_raises_anything_but_our_error(tmp_path, data):
+    from edgeprof.quantize.torch_zip import read_torch_zip
+
+    _parse_bounded(read_torch_zip, tmp_path / "fuzz.bin", data)

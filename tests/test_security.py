@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 from click.testing import CliRunner
 
@@ -145,3 +147,56 @@ def test_pickle_weights_are_refused(tmp_path):
     result = CliRunner().invoke(cli, ["convert", str(tmp_path / "ckpt"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "pickle checkpoints (.bin/.pt/.pth) can run arbitrary code when loaded" in result.output
+
+
+class _Hostile:
+    """What a malicious .bin carries: unpickling it would call os.system."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {MARKER}",))
+
+
+def _pickle_checkpoint(tmp_path, extra=None) -> Path:
+    """The tiny checkpoint with its safetensors weights re-saved as pytorch_model.bin."""
+    from edgeprof.quantize.checkpoint import open_checkpoint
+    from torch_zip_writer import write_torch_zip
+
+    folder = tmp_path / "ckpt"
+    build_checkpoint(folder, TinySpec(tied=True))  # F16 weights
+    arrays = {name: np.asarray(e.array()) for name, e in open_checkpoint(folder).tensors.items()}
+    write_torch_zip(folder / "pytorch_model.bin", arrays, extra)
+    (folder / "model.safetensors").rename(tmp_path / "weights.safetensors")
+    return folder
+
+
+def test_pickle_weights_are_read_only_with_allow_pickle_and_give_the_same_gguf(tmp_path):
+    """The same weights as pytorch_model.bin and as model.safetensors convert to identical tensors."""
+    import shutil
+
+    import gguf
+
+    folder = _pickle_checkpoint(tmp_path)
+    refused = CliRunner().invoke(cli, ["convert", str(folder), "--out", str(tmp_path / "a")])
+    assert refused.exit_code == 1 and "--allow-pickle" in refused.output
+    read = CliRunner().invoke(cli, ["convert", str(folder), "--allow-pickle", "--out", str(tmp_path / "a"),
+                                    "--no-progress"])
+    assert read.exit_code == 0, read.output
+    reference = tmp_path / "st"  # the same checkpoint with its safetensors weights
+    shutil.copytree(folder, reference, ignore=shutil.ignore_patterns("*.bin"))
+    shutil.copy(tmp_path / "weights.safetensors", reference / "model.safetensors")
+    CliRunner().invoke(cli, ["convert", str(reference), "--name", "ckpt", "--out", str(tmp_path / "b"), "--no-progress"])
+    a, b = (gguf.GGUFReader(tmp_path / d / "ckpt-F16.gguf") for d in ("a", "b"))
+    assert [t.name for t in a.tensors] == [t.name for t in b.tensors]
+    assert all(bytes(x.data) == bytes(y.data) for x, y in zip(a.tensors, b.tensors))
+
+
+def test_a_pickle_that_would_run_code_is_refused_even_with_allow_pickle(tmp_path):
+    Path(MARKER).unlink(missing_ok=True)
+    folder = _pickle_checkpoint(tmp_path, extra=_Hostile())
+    result = CliRunner().invoke(cli, ["convert", str(folder), "--allow-pickle", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {folder / 'pytorch_model.bin'}: the pickle asks for posix.system, which a "
+                             "PyTorch state dict never needs; refused (it could run code)\n")
+    assert not Path(MARKER).exists()

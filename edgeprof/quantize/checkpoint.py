@@ -13,6 +13,7 @@ from edgeprof.quantize.safetensors_file import TensorEntry, read_header
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
 INDEX_NAME = "model.safetensors.index.json"
+PICKLE_INDEX_NAME = "pytorch_model.bin.index.json"
 
 
 def read_json(path: Path) -> Any:
@@ -44,8 +45,9 @@ class Checkpoint:
         return default
 
 
-def open_checkpoint(path: Path, weights: bool = True) -> Checkpoint:
-    """The checkpoint in ``path``; ``weights=False`` reads config.json only (synthetic models)."""
+def open_checkpoint(path: Path, weights: bool = True, allow_pickle: bool = False) -> Checkpoint:
+    """The checkpoint in ``path``; ``weights=False`` reads config.json only (synthetic models);
+    ``allow_pickle`` reads PyTorch .bin weights through the restricted reader (torch_zip)."""
     config_path = path / "config.json"
     if not config_path.is_file():
         raise fail("not_a_checkpoint", path=path)
@@ -56,24 +58,32 @@ def open_checkpoint(path: Path, weights: bool = True) -> Checkpoint:
     arch_name = names[0] if isinstance(names, list) and names else str(config.get("model_type", "?"))
     if arch_name not in ARCHITECTURES:
         raise fail("unsupported_arch", path=config_path, arch=arch_name, supported=supported_list())
-    return Checkpoint(path, config, arch_name, ARCHITECTURES[arch_name], _load_tensors(path) if weights else {})
+    tensors = _load_tensors(path, allow_pickle) if weights else {}
+    return Checkpoint(path, config, arch_name, ARCHITECTURES[arch_name], tensors)
 
 
-def _load_tensors(path: Path) -> dict[str, TensorEntry]:
+def _load_tensors(path: Path, allow_pickle: bool) -> dict[str, TensorEntry]:
     index = path / INDEX_NAME
-    if index.is_file():
-        files = _shards_from_index(index)
-    else:
-        files = sorted(path.glob("*.safetensors"))
+    files = _shards_from_index(index) if index.is_file() else sorted(path.glob("*.safetensors"))
+    read = read_header
     if not files:
-        pickles = [p for p in sorted(path.iterdir()) if p.suffix in PICKLE_SUFFIXES]
-        if pickles:
-            raise fail("pickle_refused", path=pickles[0])
+        files = _pickle_files(path)
+        if files and not allow_pickle:
+            raise fail("pickle_refused", path=files[0])
+        from edgeprof.quantize.torch_zip import read_torch_zip as read
+    if not files:
         raise fail("no_weights", path=path)
     tensors: dict[str, TensorEntry] = {}
     for file in files:
-        tensors.update(read_header(file))
+        tensors.update(read(file))
     return tensors
+
+
+def _pickle_files(path: Path) -> list[Path]:
+    index = path / PICKLE_INDEX_NAME
+    if index.is_file():
+        return _shards_from_index(index)
+    return [p for p in sorted(path.iterdir()) if p.suffix in PICKLE_SUFFIXES]
 
 
 def _shards_from_index(index: Path) -> list[Path]:

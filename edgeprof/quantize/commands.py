@@ -19,13 +19,14 @@ def _say(message: str) -> None:
 
 
 def convert_one(source: str, quant: str | None, recipe: str | None, outtype: str, out_dir: Path,
-                name: str | None, revision: str | None, threads: int | None, progress: bool) -> list[ConvertedFile]:
+                name: str | None, revision: str | None, threads: int | None, progress: bool,
+                allow_pickle: bool = False) -> list[ConvertedFile]:
     from edgeprof.quantize.levels import parse_list
     from edgeprof.quantize.recipes import load_recipe
 
     levels = tuple(parse_list(quant)) if quant else load_recipe(recipe).levels if recipe else ()
     options = ConvertOptions(levels=levels, outtype=outtype, out_dir=out_dir, threads=_threads(threads),
-                             name=name, revision=revision, progress=progress)
+                             name=name, revision=revision, progress=progress, allow_pickle=allow_pickle)
     return convert(source, options, _say)
 
 

@@ -16,6 +16,8 @@ CONVERT_FILES = [
     "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
     "added_tokens.json", "README.md", "LICENSE*",
 ]
+# Only with --allow-pickle, read by the restricted reader (torch_zip), never by pickle itself.
+PICKLE_FILES = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 
 
 def looks_like_repo_id(text: str) -> bool:

@@ -30,6 +30,8 @@ class ConvertOptions:
     name: str | None = field(default=None, metadata={"help": "model name for file names"})
     revision: str | None = field(default=None, metadata={"help": "hub revision (branch, tag, commit)"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    allow_pickle: bool = field(default=False, metadata={"help": "read PyTorch .bin weights with the restricted "
+                                                                  "reader (tensors only, never code)"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def convert(source_text: str, options: ConvertOptions, report: Reporter = print)
     """Run the conversion stage; returns one row per file (the unquantized one first)."""
     from edgeprof.quantize.source import resolve_source
 
-    source = resolve_source(source_text, options.revision, options.name, options.progress)
+    source = resolve_source(source_text, options.revision, options.name, options.progress, options.allow_pickle)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     if source.kind == "gguf":
         base = _describe_existing(source.path, source_sha256=_gguf_hash(source.path))
@@ -77,7 +79,7 @@ def _convert_checkpoint(source, options: ConvertOptions, report: Reporter) -> Co
     from edgeprof.quantize.tokenizer import load_vocab
     from edgeprof.quantize.writer import choose_outtype, nbytes_of, plan_tensors, write_gguf
 
-    ckpt = open_checkpoint(source.path)
+    ckpt = open_checkpoint(source.path, allow_pickle=options.allow_pickle)
     check_shapes(ckpt)
     out_type = choose_outtype(ckpt, options.outtype)
     dest = options.out_dir / f"{source.name}-{out_type}.gguf"

@@ -19,7 +19,7 @@ class Source:
 
 
 def resolve_source(text: str, revision: str | None = None, name: str | None = None,
-                   progress: bool = True) -> Source:
+                   progress: bool = True, allow_pickle: bool = False) -> Source:
     from edgeprof.paths import safe_name
     from edgeprof.quantize import demo, hub
 
@@ -31,7 +31,7 @@ def resolve_source(text: str, revision: str | None = None, name: str | None = No
     if path.exists():
         return _local(path, name)
     if hub.looks_like_repo_id(text):
-        folder = hub.download(text, revision)
+        folder = hub.download(text, revision, hub.CONVERT_FILES + (hub.PICKLE_FILES if allow_pickle else []))
         # The snapshot folder is named by the commit it holds: what "main" meant on the day.
         return Source("checkpoint", folder, name or text.split("/")[-1], repo_id=text, revision=folder.name)
     raise fail("source_missing", source=text)
