@@ -189,3 +189,46 @@ def test_with_force_a_killed_measuring_process_is_reported_and_the_next_model_ru
                         "SIGKILL (what the kernel's out-of-memory killer sends when memory runs out)" for r in lost)
     assert [r["status"] for r in by_model[second.name]] == ["ok", "ok"]
     assert f"failed: {lost[0]['error']}" in err
+
+
+def _small_filesystem_works() -> bool:
+    import shutil
+
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                            "mount -t tmpfs -o size=64k tmpfs /tmp && echo ok"], capture_output=True, text=True)
+    return probe.stdout.strip() == "ok"
+
+
+def _on_a_full_disk(size: str, mount: Path, script: str) -> tuple[str, str]:
+    """Run ``script`` (sh) in a private mount namespace where ``mount`` is a tmpfs of ``size``: a real
+    file system that really fills up (ENOSPC); it vanishes with the namespace, so ``script`` reports."""
+    mount.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                           f"mount -t tmpfs -o size={size} tmpfs {mount} && {script}"],
+                          capture_output=True, text=True, timeout=300)
+    return done.stdout, done.stderr
+
+
+@pytest.mark.skipif(not _small_filesystem_works(), reason="no unprivileged mount namespaces here; the file-size "
+                    "limit tests above cover the same failure")
+def test_disk_full_while_converting_and_while_recording_results(tiny_factory, tmp_path):
+    checkpoint, _, model = tiny_factory(TinySpec(tied=True))
+    disk = tmp_path / "disk"
+    python = f"{sys.executable} -m edgeprof"
+    # 1 MiB cannot hold the 2.7 MB F16 file: the write fails partway.
+    out, err = _on_a_full_disk("1m", disk, f"{python} convert {checkpoint} --out {disk}/models --no-progress; "
+                                           f"echo rc=$?; ls -A {disk}/models")
+    assert err == f"Error: {disk}/models/ckpt-F16.gguf: no space left on the device; free some space and rerun " \
+                  "(finished files are kept and reused)\n"
+    assert out == "rc=1\n"  # and the folder is empty: the partial file was removed
+    # 12 rows of about 3.5 KB on a 16 KiB disk: the first rows are kept whole, then one line.
+    out, err = _on_a_full_disk("16k", disk, f"{python} {' '.join(bench_args(model, disk / 'r'))} ; echo rc=$?; "
+                                       f"{sys.executable} -c \"import json; from edgeprof.bench.store import "
+                                       f"read_jsonl; rows = list(read_jsonl(__import__('pathlib').Path('{disk}/r/"
+                                       f"bench.jsonl'))); print('rows', len(rows), all(r['status'] == 'ok' "
+                                       f"for r in rows))\"")
+    assert err.strip().splitlines()[-1].startswith(f"Error: {disk}/r/bench.jsonl: no space left on the device"), err
+    assert out.startswith("rc=1\nrows ") and out.endswith(" True\n"), out
+    assert 1 <= int(out.split()[2]) < 12
