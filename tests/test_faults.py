@@ -232,3 +232,13 @@ def test_disk_full_while_converting_and_while_recording_results(tiny_factory, tm
     assert err.strip().splitlines()[-1].startswith(f"Error: {disk}/r/bench.jsonl: no space left on the device"), err
     assert out.startswith("rc=1\nrows ") and out.endswith(" True\n"), out
     assert 1 <= int(out.split()[2]) < 12
+
+
+def test_ctrl_c_mid_conversion_says_how_to_resume_and_leaves_no_partial(medium_checkpoint, tmp_path):
+    out = tmp_path / "models"
+    process = edgeprof("convert", str(medium_checkpoint), "--quant", "Q8_0", "--out", str(out), "--no-progress")
+    interrupt_when(process, lambda: bool(partials(out, "F16")) if out.exists() else False, signal.SIGINT)
+    assert process.returncode == 130
+    assert process.stderr.read().strip().endswith("Interrupted: finished files are kept; rerun the same command "
+                                                  "to resume.")
+    assert not partials(out) and not complete_models(out)  # the half-written file was removed on the way out
