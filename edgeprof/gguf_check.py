@@ -34,15 +34,14 @@ def check_loadable(path: Path) -> GGUFHeader:
         raise fail("gguf_unreadable", path=path, detail=f"general.alignment {alignment!r} is not a power of two")
     types = llamacpp.tensor_types()
     extents = sorted((_extent(header, t, types, alignment), t.name) for t in header.tensors)
-    names = set()
-    previous_end, previous_name = header.data_offset, None
-    for (start, end), name in extents:
+    names: set[str] = set()
+    for ((_, previous_end), previous), ((start, _), name) in zip(extents, extents[1:]):
+        if start < previous_end:
+            raise fail("gguf_unreadable", path=path, detail=f"tensors {previous!r} and {name!r} overlap")
+    for _, name in extents:
         if name in names:
             raise fail("gguf_unreadable", path=path, detail=f"tensor {name!r} appears twice")
         names.add(name)
-        if start < previous_end and previous_name is not None:
-            raise fail("gguf_unreadable", path=path, detail=f"tensors {previous_name!r} and {name!r} overlap")
-        previous_end, previous_name = end, name
     return header
 
 
@@ -50,10 +49,9 @@ def _extent(header: GGUFHeader, t: TensorInfo, types: dict[int, tuple[int, int]]
     """Where the tensor's data lies in the file, once its type, shape and offset make sense."""
     path = header.path
     if t.type_id not in types:
-        import llama_cpp
+        from edgeprof import llamacpp
 
-        raise fail("gguf_unknown_type", path=path, tensor=t.name, type_id=t.type_id,
-                   version=getattr(llama_cpp, "__version__", "?"))
+        raise fail("gguf_unknown_type", path=path, tensor=t.name, type_id=t.type_id, version=llamacpp.version())
     block, block_bytes = types[t.type_id]
     if not t.shape or any(d <= 0 for d in t.shape) or t.n_elements > MAX_ELEMENTS:
         raise fail("gguf_unreadable", path=path, detail=f"tensor {t.name!r} has an impossible shape {list(t.shape)}")

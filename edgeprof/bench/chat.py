@@ -43,9 +43,8 @@ def render_chat_template(template: str, variables: dict[str, Any], path) -> str:
                 raise fail("chat_template_refused", path=path, detail=f"its output passed {MAX_OUTPUT} characters")
             chunks.append(chunk)
         return "".join(chunks)
-    except TemplateError as exc:  # SecurityError, TemplateNotFound and syntax errors are all TemplateErrors
-        raise fail("chat_template_refused", path=path, detail=f"{type(exc).__name__}: {exc}") from None
-    except (OverflowError, MemoryError, RecursionError, TypeError, ValueError, ZeroDivisionError) as exc:
+    except (TemplateError,  # SecurityError, TemplateNotFound, syntax errors, raise_exception()
+            OverflowError, MemoryError, RecursionError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise fail("chat_template_refused", path=path, detail=f"{type(exc).__name__}: {exc}") from None
 
 

@@ -13,7 +13,7 @@ from edgeprof.bench.measure import Deadline, measure
 from edgeprof.bench.resources import Monitor, available_samplers
 from edgeprof.bench.resources.summary import summarize as summarize_resources
 from edgeprof.bench.resources.summary import timeline
-from edgeprof.bench.resources.thermal import cell_thermal, hottest, wait_until_cool
+from edgeprof.bench.resources.thermal import cell_thermal, hottest_now, wait_until_cool
 from edgeprof.bench.stats import summarize as summarize_timings
 from edgeprof.bench.store import ResultStore, cell_key
 from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
@@ -103,7 +103,7 @@ class _Loaded:
 
 def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
     samplers = available_samplers(list(spec.samplers) if spec.samplers is not None else None)
-    if spec.cooldown_c is not None and hottest({k: v for s in samplers for k, v in s.sample().items()}) is None:
+    if spec.cooldown_c is not None and hottest_now(samplers) is None:
         raise fail("no_temperature", samplers=", ".join(s.name for s in samplers) or "none")
     sweep = _Sweep(spec, store, on_row, system_info(spec.device_name), samplers)
     done = set() if spec.rerun else store.completed()

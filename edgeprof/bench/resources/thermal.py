@@ -50,6 +50,11 @@ def hottest(values: dict[str, float]) -> float | None:
     return max(temps) if temps else None
 
 
+def hottest_now(samplers: list) -> float | None:
+    """The highest temperature any of ``samplers`` reads at this moment."""
+    return hottest({k: v for sampler in samplers for k, v in sampler.sample().items()})
+
+
 def cell_thermal(resources: dict[str, dict[str, float]]) -> dict:
     """Per row: the hottest reading and whether any clock was cut at any moment of the cell."""
     maxima = {k.removesuffix("_max"): v for phase in resources.values() for k, v in phase.items() if k.endswith("_max")}
@@ -63,7 +68,7 @@ def wait_until_cool(samplers: list, limit_c: float, timeout_s: float, poll_s: fl
     whether the wait gave up."""
     started = time.monotonic()
     while True:
-        temp = hottest({k: v for s in samplers for k, v in s.sample().items()})
+        temp = hottest_now(samplers)
         waited = time.monotonic() - started
         if temp is None or temp <= limit_c or waited >= timeout_s:
             return {"cooldown_s": round(waited, 2), "start_temp_c": temp,
