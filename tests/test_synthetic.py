@@ -46,6 +46,35 @@ def test_synthetic_file_has_the_real_conversions_tensors(tmp_path, spec):
     assert skeleton.stat().st_blocks * 512 < skeleton.stat().st_size  # the F16 skeleton is holes on disk
 
 
+def block_scale_log2(path, qtype: str = "Q8_0") -> dict:
+    """Tensor name -> log2 of each block's fp16 scale, for tensors of type ``qtype`` (Q8_0 blocks:
+    the scale, then 32 int8)."""
+    import numpy as np
+
+    return {t.name: np.log2(np.asarray(t.data).reshape(-1, 34)[:, :2].copy().view(np.float16).astype(np.float64).ravel())
+            for t in gguf.GGUFReader(path).tensors if t.tensor_type.name == qtype}
+
+
+def test_synthetic_block_scales_spread_like_trained_weights(tmp_path):
+    """x86 ggml converts each block's fp16 scale through a lookup table, so the spread of the scales
+    moves decode speed (benchmarks/scale_lookup.py). Gaussian blocks have a log2 spread of 0.27 and
+    none between tensors; the synthetic ones must have the trained model's, role by role."""
+    import numpy as np
+    from tiny import build_checkpoint
+
+    from edgeprof.quantize.blocks import SCALE_SPREAD
+
+    build_checkpoint(tmp_path / "ckpt", TinySpec(layers=4, hidden=256, ffn=512))
+    (path,) = synthetic.build(synthetic.resolve(str(tmp_path / "ckpt")), ["Q8_0"], out_dir=tmp_path / "syn")
+    logs = block_scale_log2(path)
+    assert len(logs) >= 28
+    for role in ("token_embd", "attn_q", "attn_k", "attn_output", "ffn_up", "ffn_down"):
+        spreads = [v.std() for name, v in logs.items() if f"{role}.weight" in name]
+        assert spreads and abs(np.mean(spreads) - SCALE_SPREAD[role]) < 0.05, (role, spreads)
+    between = np.std([np.median(v) for v in logs.values()])
+    assert 0.10 < between < 0.40, between
+
+
 def test_synthetic_bench_loads_decodes_and_is_marked(tiny_factory, tmp_path):
     checkpoint, _, _ = tiny_factory(TinySpec(tied=True))
     args = ["bench", "--synthetic", str(checkpoint), "--quant", "Q4_K_M,Q8_0", "-p", "16", "-n", "8", "-r", "1",

@@ -26,7 +26,7 @@ from edgeprof.paths import cache_dir, data_dir
 
 SYNTHETIC_KEY = "edgeprof.synthetic"
 SOURCE_KEY = "edgeprof.synthetic_source"
-FORMAT = 1  # bump when the files written here change, so cached ones are rebuilt
+FORMAT = 2  # bump when the files written here change, so cached ones are rebuilt
 TOKENIZER_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer.model",
                    "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"]
 # llama.cpp's dry-run line per tensor: "[  12/ 272] blk.1.attn_q.weight - [...], type = f16, size = ... (q5_0)"
@@ -201,14 +201,14 @@ def _write_synthetic(ckpt, vocab, plan, types: dict[str, str], level: str, dest:
 def _filler(tensor, qtype, n: int, rng: np.random.Generator, iter_chunks):
     import gguf
 
-    from edgeprof.quantize.blocks import random_blocks, random_floats
+    from edgeprof.quantize.blocks import random_blocks, random_floats, spread_of
 
     if tensor.source is None:  # computed tensors (rope_freqs) are the real ones
         return lambda: iter_chunks(tensor)
     if qtype in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
         dtype = np.float32 if qtype == gguf.GGMLQuantizationType.F32 else np.float16
         return lambda: random_floats(np.dtype(dtype), tensor.shape, rng, norm=len(tensor.shape) == 1)
-    return lambda: random_blocks(int(qtype), n, rng)
+    return lambda: random_blocks(int(qtype), n, rng, spread_of(tensor.gguf_name))
 
 
 def describe(path: Path) -> dict:
