@@ -10,26 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from edgeprof.cli import cli
+from safetensors_bytes import read_header, rewrite
 from tiny import TinySpec, build_checkpoint
-
-
-def _header(path):
-    raw = path.read_bytes()
-    n = int.from_bytes(raw[:8], "little")
-    return json.loads(raw[8:8 + n]), raw[8 + n:]
-
-
-def _rewrite(path, header, data):
-    blob = json.dumps(header).encode()
-    path.write_bytes(len(blob).to_bytes(8, "little") + blob + data)
 
 
 def _edit_header(edit):
     def apply(folder):
         path = folder / "model.safetensors"
-        header, data = _header(path)
+        header, data = read_header(path)
         edit(header)
-        _rewrite(path, header, data)
+        rewrite(path, header, data)
     return apply
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from edgeprof.errors import EdgeprofError
 from edgeprof.quantize.checkpoint import open_checkpoint
 from edgeprof.quantize.pipeline import ConvertOptions, convert
+from safetensors_bytes import read_header, rewrite
 from tiny import TinySpec, build_checkpoint
 
 
@@ -17,17 +17,6 @@ def ckpt(tmp_path):
     folder = tmp_path / "ckpt"
     build_checkpoint(folder, TinySpec(tied=True))
     return folder
-
-
-def _header(path):
-    raw = path.read_bytes()
-    n = int.from_bytes(raw[:8], "little")
-    return json.loads(raw[8:8 + n]), raw[8 + n:]
-
-
-def _rewrite(path, header, data):
-    blob = json.dumps(header).encode()
-    path.write_bytes(len(blob).to_bytes(8, "little") + blob + data)
 
 
 def test_truncated_safetensors(ckpt):
@@ -47,19 +36,19 @@ def test_header_length_beyond_file(ckpt):
 
 def test_overlapping_offsets(ckpt):
     path = ckpt / "model.safetensors"
-    header, data = _header(path)
+    header, data = read_header(path)
     names = sorted(n for n in header if header[n]["shape"] == [256])
     header[names[1]]["data_offsets"] = header[names[0]]["data_offsets"]
-    _rewrite(path, header, data)
+    rewrite(path, header, data)
     with pytest.raises(EdgeprofError, match="overlap"):
         open_checkpoint(ckpt)
 
 
 def test_size_not_matching_dtype_and_shape(ckpt):
     path = ckpt / "model.safetensors"
-    header, data = _header(path)
+    header, data = read_header(path)
     header["model.norm.weight"]["shape"] = [255]
-    _rewrite(path, header, data)
+    rewrite(path, header, data)
     with pytest.raises(EdgeprofError, match="'model.norm.weight': holds 512 bytes"):
         open_checkpoint(ckpt)
 
