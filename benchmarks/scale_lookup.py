@@ -93,14 +93,9 @@ def with_scales_of(blocks: np.ndarray, donor: np.ndarray, block_bytes: int) -> b
 
 
 def gaussian_blocks(qtype: int, rows: int, cols: int) -> np.ndarray:
-    from edgeprof import llamacpp
+    from edgeprof.quantize.blocks import quantize_rows
 
-    values = np.random.default_rng(1).normal(0, 0.02, (rows, cols)).astype(np.float32)
-    lib = llamacpp.ggml()
-    out = np.zeros(int(lib.ggml_type_size(qtype)) * rows * cols // int(lib.ggml_blck_size(qtype)), np.uint8)
-    lib.ggml_quantize_init(qtype)
-    lib.ggml_quantize_chunk(qtype, values.ctypes.data, out.ctypes.data, 0, rows, cols, None)
-    return out
+    return quantize_rows(qtype, np.random.default_rng(1).normal(0, 0.02, (rows, cols)))
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+from functools import lru_cache
 from typing import Any
 
 from edgeprof.bench.engine import Model
@@ -48,6 +49,7 @@ def render_chat_template(template: str, variables: dict[str, Any], path) -> str:
         raise fail("chat_template_refused", path=path, detail=f"{type(exc).__name__}: {exc}") from None
 
 
+@lru_cache(maxsize=1)  # one sandbox for every prompt: it holds no state between renders
 def _environment():
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 

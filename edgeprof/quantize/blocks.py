@@ -51,18 +51,27 @@ def block_pool(qtype: int, octaves: int = 0, spread: float = DEFAULT_SPREAD, see
     standard deviation of ``spread``."""
     import gguf
 
-    block_size, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(qtype)]
+    type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(qtype)][1]
     rng = np.random.default_rng(seed)
     extra = max(spread ** 2 - GAUSSIAN_SPREAD ** 2, 0.0) ** 0.5  # on top of the Gaussian group's own
     factor = 2.0 ** (rng.normal(octaves * TENSOR_STEP, extra, (POOL_ROWS, ROW // GROUP, 1)))
     values = (rng.normal(0, 0.02, (POOL_ROWS, ROW // GROUP, GROUP)) * factor).reshape(POOL_ROWS, ROW)
-    values = values.astype(np.float32)
-    out = np.zeros(POOL_ROWS * ROW // block_size * type_size, dtype=np.uint8)
+    return quantize_rows(qtype, values).reshape(-1, type_size)
+
+
+def quantize_rows(qtype: int, values: np.ndarray) -> np.ndarray:
+    """The rows of ``values`` quantized to ``qtype`` by ggml itself, as bytes."""
+    import gguf
+
+    block_size, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(qtype)]
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    rows, cols = values.shape
+    out = np.zeros(rows * cols // block_size * type_size, dtype=np.uint8)
     ggml = llamacpp.ggml()
     ggml.ggml_quantize_init(qtype)
-    written = ggml.ggml_quantize_chunk(qtype, values.ctypes.data, out.ctypes.data, 0, POOL_ROWS, ROW, None)
+    written = ggml.ggml_quantize_chunk(qtype, values.ctypes.data, out.ctypes.data, 0, rows, cols, None)
     assert written == out.size, (written, out.size)
-    return out.reshape(-1, type_size)
+    return out
 
 
 def random_blocks(qtype: int, n_elements: int, rng: np.random.Generator,
