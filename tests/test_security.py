@@ -120,6 +120,30 @@ def test_a_hub_file_whose_bytes_do_not_match_its_hash_is_refused(tmp_path, monke
     assert not (tmp_path / "models").exists() or not list((tmp_path / "models").glob("*.gguf"))
 
 
+def test_a_verified_hub_file_is_not_hashed_again_until_it_changes(tmp_path, monkeypatch):
+    from hub_cache import hub_cache_with
+
+    from edgeprof.quantize import hub
+
+    build_checkpoint(tmp_path / "ckpt", TinySpec(tied=True))
+    snapshot = hub_cache_with("tiny-org/tiny-llama", sorted((tmp_path / "ckpt").iterdir()), tmp_path / "hub",
+                              monkeypatch)
+    hashed = []
+    real_matches = hub._matches
+    monkeypatch.setattr(hub, "_matches", lambda path, *a: hashed.append(path.name) or real_matches(path, *a))
+    hub.verify_snapshot(snapshot)
+    assert "model.safetensors" in hashed
+    hashed.clear()
+    hub.verify_snapshot(snapshot)  # a resumed run: nothing read again
+    assert hashed == []
+    blob = (snapshot / "model.safetensors").resolve()
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF
+    blob.write_bytes(bytes(data))  # damaged after it was verified: its modification time moved
+    with pytest.raises(EdgeprofError, match="do not match the hash the hub gave"):
+        hub.verify_snapshot(snapshot)
+
+
 def test_code_shipped_with_a_model_never_runs(tmp_path):
     """A repo's own Python (auto_map / trust_remote_code) is never imported: converting a supported
     architecture ignores it; an architecture only that code knows is refused by name."""

@@ -48,31 +48,45 @@ def download(repo_id: str, revision: str | None = None, patterns: list[str] | No
     return folder
 
 
+VERIFIED_NAME = "hub-verified.jsonl"  # in edgeprof's cache: blobs already found to match their hash
+
+
 def verify_snapshot(folder: Path) -> None:
     """Check every file of a hub-cache snapshot against the hash the hub gave it.
 
     The cache stores each file once under ``blobs/<etag>`` and links it from the snapshot. The hub's
     etag is the file's sha256 for LFS files (weights) and its git blob sha1 for small files, so both
-    can be checked here, offline, on every use: a download cut short or a disk error is caught
-    before the bytes are converted."""
-    import hashlib
+    can be checked here, offline: a download cut short or a disk error is caught before the bytes
+    are converted. A blob that matched is remembered with its size and modification time, so a
+    resumed run does not read gigabytes again before finding its files already converted; a blob
+    written since (a repair, a damaged rewrite) is checked again."""
+    from edgeprof.bench.store import append_jsonl, read_jsonl
+    from edgeprof.paths import cache_dir
 
+    record = cache_dir() / VERIFIED_NAME
+    known = {(r.get("blob"), r.get("size"), r.get("mtime_ns")) for r in read_jsonl(record)}
+    matched = []
     for path in sorted(folder.rglob("*")):
         if not path.is_symlink() or not path.is_file():
             continue  # not the hub cache's layout (e.g. a local_dir copy): nothing to check against
-        etag = Path(os.readlink(path)).name
-        if len(etag) == 64:
-            digest = hashlib.sha256()
-        elif len(etag) == 40:
-            digest = hashlib.sha1()
-            digest.update(b"blob %d\0" % path.stat().st_size)
-        else:
+        etag, stat = Path(os.readlink(path)).name, path.stat()
+        if (etag, stat.st_size, stat.st_mtime_ns) in known or len(etag) not in (40, 64):
             continue
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != etag:
+        if not _matches(path, etag, stat.st_size):
             raise fail("hub_corrupt", path=path, blob=path.resolve())
+        matched.append({"blob": etag, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    append_jsonl(record, matched)
+
+
+def _matches(path: Path, etag: str, size: int) -> bool:
+    """Whether the file's sha256 (64-character etag) or git blob sha1 (40) is ``etag``."""
+    import hashlib
+
+    digest = hashlib.sha256() if len(etag) == 64 else hashlib.sha1(b"blob %d\0" % size)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == etag
 
 
 def _offline() -> bool:
