@@ -12,7 +12,6 @@ early cells to the last ones, and the slope of a straight-line fit. Writes rss_p
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -34,8 +33,9 @@ def peak_rss_per_cell(model: Path, cells: int, results: Path) -> list[float]:
     subprocess.run([sys.executable, "-m", "edgeprof", "bench", str(model), *grid(cells), "-t", "1", "-r", "1",
                     "--no-warmup", "--results", str(results), "--no-progress", "--format", "json"],
                    check=True, stdout=subprocess.DEVNULL)
-    rows = [json.loads(line) for line in (results / "bench.jsonl").read_text().splitlines()]
-    return [row["memory"]["peak_rss_mb"] for row in rows if row["status"] == "ok"]
+    from edgeprof.bench.store import ResultStore
+
+    return [row["memory"]["peak_rss_mb"] for row in ResultStore(results).rows() if row["status"] == "ok"]
 
 
 def slope(values: list[float]) -> float:

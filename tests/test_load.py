@@ -4,11 +4,11 @@ only, the in-memory copy of every row grew it by about 16 KiB per cell (3.3 MiB 
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
 
+from edgeprof.bench.store import ResultStore
 from tiny import TinySpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -19,7 +19,7 @@ from load_rss import peak_rss_per_cell, slope  # noqa: E402
 def test_200_cells_run_with_flat_memory(tiny_factory, tmp_path):
     _, _, model = tiny_factory(TinySpec(tied=True))
     rss = peak_rss_per_cell(model, 200, tmp_path / "r")
-    rows = [json.loads(line) for line in (tmp_path / "r" / "bench.jsonl").read_text().splitlines()]
+    rows = list(ResultStore(tmp_path / "r").rows())
     assert len(rows) == 200 and len(rss) == 200 and len({r["cell"] for r in rows}) == 200
     settled = rss[20:]
     growth = statistics.median(rss[-20:]) - statistics.median(rss[20:40])
