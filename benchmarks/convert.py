@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from edgeprof.paths import all_cores
+
 
 def _rollup(pid: int) -> dict[str, int]:
     """kB figures from /proc/PID/status (RssAnon = private, RssFile = mapped file pages)."""
@@ -110,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--levels", default="Q8_0,Q4_K_M,Q2_K")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--threads", type=int, default=all_cores())
     parser.add_argument("--llama-quantize", default=shutil.which("llama-quantize") or os.environ.get("LLAMA_QUANTIZE"),
                         help="llama.cpp's llama-quantize binary, the reference (default: from PATH)")
     args = parser.parse_args()
@@ -136,7 +138,8 @@ def main() -> None:
                                                   args.repeat, args.threads):
             line = f"  {level:7} edgeprof {fmt(ours, 's')}"
             if theirs:
-                line += f" | llama-quantize {fmt(theirs, 's')} | ratio {statistics.median(ours) / statistics.median(theirs):.2f}"
+                line += (f" | llama-quantize {fmt(theirs, 's')}"
+                         f" | ratio {statistics.median(ours) / statistics.median(theirs):.2f}")
             print(line)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edgeprof.paths import cache_dir  # noqa: E402
+from edgeprof.paths import cache_dir
 
 
 def build_tools(targets: list[str]) -> Path:

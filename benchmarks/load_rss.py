@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vs_llama_bench import demo_model  # noqa: E402
+from vs_llama_bench import demo_model
 
 
 def grid(cells: int) -> list[str]:
@@ -31,9 +31,9 @@ def grid(cells: int) -> list[str]:
 
 def peak_rss_per_cell(model: Path, cells: int, results: Path) -> list[float]:
     subprocess.run([sys.executable, "-m", "edgeprof", "bench", str(model), *grid(cells), "-t", "1", "-r", "1",
-                    "--no-warmup", "--results", str(results), "--no-progress", "--format", "json"],
+                    "--no-warmup", "--results", str(results), "--no-progress", "--output", "json"],
                    check=True, stdout=subprocess.DEVNULL)
-    from edgeprof.bench.store import ResultStore
+    from edgeprof.results.store import ResultStore
 
     return [row["memory"]["peak_rss_mb"] for row in ResultStore(results).rows() if row["status"] == "ok"]
 

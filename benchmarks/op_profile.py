@@ -86,7 +86,8 @@ def main() -> None:
         runs.append(json.loads(subprocess.run(cmd + (["--no-mmap"] if a.no_mmap else []), check=True,
                                               capture_output=True, text=True).stdout))
     groups = sorted(set().union(*runs), key=lambda g: -runs[0].get(g, 0))
-    print(f"{'op and tensor':32}" + "".join(f"{p[-28:]:>30}" for p in a.models) + ("    ratio" if len(runs) == 2 else ""))
+    print(f"{'op and tensor':32}" + "".join(f"{p[-28:]:>30}" for p in a.models)
+          + ("    ratio" if len(runs) == 2 else ""))
     for group in groups[:16] + ["total"]:
         values = [sum(r.values()) if group == "total" else r.get(group, 0.0) for r in runs]
         ratio = f"{values[1] / values[0]:9.3f}" if len(runs) == 2 and values[0] else ""

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vs_llama_bench import add_run_arguments, demo_model, describe  # noqa: E402
+from vs_llama_bench import add_run_arguments, demo_model, describe
 
 METRICS = ("pp", "tg", "peak RSS MB", "peak VRAM MB")
 SIDES = ("real", "copy", "synthetic")
@@ -41,12 +41,12 @@ def synthetic_twin(level: str) -> Path:
     from edgeprof.quantize.demo import ensure_demo_checkpoint
 
     checkpoint = ensure_demo_checkpoint(progress=False)
-    return synthetic.build(synthetic.resolve(str(checkpoint)), [level])[0]
+    return synthetic.build(synthetic.find_shape(str(checkpoint)), [level])[0]
 
 
 def run(model: Path, a, results: Path) -> dict[str, float]:
     cmd = [sys.executable, "-m", "edgeprof", "bench", str(model), "-p", str(a.prompt), "-n", str(a.gen),
-           "-t", str(a.threads), "-r", str(a.repetitions), "--ngl", a.ngl, "--format", "json", "--rerun",
+           "-t", str(a.threads), "-r", str(a.repetitions), "--ngl", a.ngl, "--output", "json", "--rerun",
            "--no-progress", "--results", str(results)]
     (row,) = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     return {"pp": row["metrics"]["pp_tps_mean"], "tg": row["metrics"]["tg_tps_mean"],
@@ -90,7 +90,8 @@ def main() -> None:
     add_run_arguments(parser, repetitions=3)
     parser.add_argument("--ngl", default="0", help="GPU layers (all = full offload)")
     a = parser.parse_args()
-    print(f"demo model | threads {a.threads} | ngl {a.ngl} | pp{a.prompt} tg{a.gen} | {a.repetitions} repetitions x {a.rounds} rounds")
+    print(f"demo model | threads {a.threads} | ngl {a.ngl} | pp{a.prompt} tg{a.gen} | "
+          f"{a.repetitions} repetitions x {a.rounds} rounds")
     print(f"{'level':7} {'metric':12} " + " ".join(f"{side:>26}" for side in SIDES)
           + "  synthetic/real       copy/real (control)")
     with tempfile.TemporaryDirectory() as tmp:

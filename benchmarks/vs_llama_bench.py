@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from edgeprof.paths import all_cores
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llama_tools import build_tools  # noqa: E402
+from llama_tools import build_tools
 
 
 def demo_model(level: str) -> Path:
@@ -55,7 +56,7 @@ def _entries(cmd: list[str]) -> list[dict]:
 def run_edgeprof(model: Path, a, results: Path) -> dict[str, float]:
     ngl = "all" if a.ngl >= 99 else str(a.ngl)
     cmd = [sys.executable, "-m", "edgeprof", "bench", str(model), "-p", str(a.prompt), "-n", str(a.gen),
-           "-t", str(a.threads), "-r", str(a.repetitions), "--ngl", ngl, "--format", "json", "--rerun",
+           "-t", str(a.threads), "-r", str(a.repetitions), "--ngl", ngl, "--output", "json", "--rerun",
            "--no-progress", "--results", str(results)]
     (row,) = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     return {"pp": row["metrics"]["pp_tps_mean"], "tg": row["metrics"]["tg_tps_mean"]}
@@ -63,7 +64,7 @@ def run_edgeprof(model: Path, a, results: Path) -> dict[str, float]:
 
 def add_run_arguments(parser: argparse.ArgumentParser, repetitions: int = 5) -> None:
     """The settings every side-by-side benchmark here takes."""
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--threads", type=int, default=all_cores())
     parser.add_argument("--prompt", type=int, default=512)
     parser.add_argument("--gen", type=int, default=128)
     parser.add_argument("--repetitions", type=int, default=repetitions)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import errno
-from typing import Iterable
+from collections.abc import Iterable
 
 MESSAGES: dict[str, str] = {
     # sources and checkpoints
@@ -65,8 +65,8 @@ MESSAGES: dict[str, str] = {
     "without --chat, or fix the template",
     "child_died": "{path}: the process measuring it died before finishing: {how}",
     "cell_timeout": "the cell took longer than its time limit of {seconds:g} s (--cell-timeout)",
-    "no_temperature": "--cooldown needs a temperature sensor, and none of the samplers here reads one "
-    "(samplers: {samplers}); drop --cooldown",
+    "no_temperature": "--cooldown needs a temperature sensor, and none of the sensors here reads one "
+    "(sensors: {sensors}); drop --cooldown",
     "nothing_measured": "all {n} cells failed (reasons above; recorded in the results as failed rows)",
     "prompt_too_long": "{what}: prompt ({n_prompt}) + depth ({n_depth}) + generation ({n_gen}) tokens "
     "exceed the context size {n_ctx}; raise --ctx",

@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from edgeprof.paths import cache_dir
 from edgeprof.atomic import atomic_write_text
+from edgeprof.paths import cache_dir
 
 _CHUNK = 4 * 1024 * 1024
 _HUB_BLOB = re.compile(r"[0-9a-f]{64}")

@@ -12,8 +12,8 @@ import contextlib
 import ctypes
 import sys
 from collections import deque
+from collections.abc import Callable, Iterator
 from functools import lru_cache
-from typing import Callable, Iterator
 
 _state = {"verbose": False, "listener": None, "ready": False}
 recent_errors: deque[str] = deque(maxlen=20)

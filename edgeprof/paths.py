@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -38,3 +39,16 @@ def safe_name(name: str, what: str) -> str:
 
         raise fail("unsafe_name", name=name, what=what)
     return name
+
+
+def all_cores() -> int:
+    """The CPU cores this process may run on: its affinity set where the OS has one (Linux: a
+    container or ``taskset`` limits it), else every logical core (macOS, Windows)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def slug(text: str) -> str:
+    """``text`` as a lower-case file-name fragment (device names in result folders and figure names)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "device"

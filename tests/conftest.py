@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny import TinySpec, build_checkpoint  # noqa: E402
 
+DEFAULT_SPEC = TinySpec()  # frozen, so one shared default is safe
+
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
@@ -35,7 +37,7 @@ def tiny_factory(tmp_path_factory):
     """Build (once per spec) a tiny checkpoint and convert it; returns (folder, weights, f16 gguf)."""
     built: dict[tuple[str, str], tuple] = {}
 
-    def make(spec: TinySpec = TinySpec(), outtype: str = "auto"):
+    def make(spec: TinySpec = DEFAULT_SPEC, outtype: str = "auto"):
         key = (repr(spec), outtype)
         if key not in built:
             from edgeprof.quantize.pipeline import ConvertOptions, convert
@@ -43,7 +45,7 @@ def tiny_factory(tmp_path_factory):
             root = tmp_path_factory.mktemp("tiny")
             weights = build_checkpoint(root / "ckpt", spec)
             rows = convert(str(root / "ckpt"), ConvertOptions(out_dir=root / "out", outtype=outtype, progress=False,
-                                                              threads=2), report=lambda _: None)
+                                                              threads=2), say=lambda _: None)
             built[key] = (root / "ckpt", weights, rows[0].path)
         return built[key]
 
@@ -61,7 +63,7 @@ def tiny_levels(tiny_factory, tmp_path_factory):
 
             _, _, f16 = tiny_factory(TinySpec(tied=True))
             rows = convert(str(f16), ConvertOptions(levels=levels, out_dir=tmp_path_factory.mktemp("levels"),
-                                                    progress=False, threads=2), report=lambda _: None)
+                                                    progress=False, threads=2), say=lambda _: None)
             built[levels] = {"F16": f16, **{r.level: r.path for r in rows if r.level in levels}}
         return built[levels]
 

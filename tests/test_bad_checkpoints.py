@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-
-from edgeprof.cli import cli
 from safetensors_bytes import read_header, rewrite
 from tiny import TinySpec, build_checkpoint
+
+from edgeprof.cli.main import cli
 
 
 def _edit_header(edit):

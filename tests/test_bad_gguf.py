@@ -8,11 +8,11 @@ import struct
 
 import pytest
 from click.testing import CliRunner
+from gguf_bytes import F16, Q8_0, Layout, Tensor, build
 
-from edgeprof.cli import cli
+from edgeprof.cli.main import cli
 from edgeprof.errors import EdgeprofError
 from edgeprof.gguf_check import check_loadable
-from gguf_bytes import F16, Q8_0, Layout, Tensor, build
 
 ARCH = ("general.architecture", "llama")
 GOOD = build()
@@ -102,9 +102,9 @@ def test_mutated_real_models_either_fail_the_checks_or_load_without_crashing(tin
     import sys
 
     import numpy as np
+    from tiny import TinySpec
 
     from edgeprof.gguf_header import read_gguf_header
-    from tiny import TinySpec
 
     _, _, f16 = tiny_factory(TinySpec(tied=True))
     original = f16.read_bytes()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-
-from edgeprof.cli import cli
 from tiny import TinySpec
+
+from edgeprof.cli.main import cli
 
 ESCAPE = "not usable as a model name: a name must not contain / or \\, start with a dot"
 CASES = {
@@ -32,8 +32,8 @@ CASES = {
     "convert: name climbs out": (["convert", "{ckpt}", "--name", "../escape", "--out", "out"], "'../escape'", ESCAPE),
     "convert: name with a folder": (["convert", "{ckpt}", "--name", "a/b", "--out", "out"], "'a/b'", ESCAPE),
     "convert: models file a folder": (["convert", "--models", "adir"], "adir", "is a directory"),
-    "convert: models name climbs out": (["convert", "--models", "escape.toml", "--out", "out"], "escape.toml: line 3, models[0].name",
-                                        ESCAPE),
+    "convert: models name climbs out": (["convert", "--models", "escape.toml", "--out", "out"],
+                                        "escape.toml: line 3, models[0].name", ESCAPE),
     "plot: no such results": (["plot", "--results", "nope"], "nope", "no such file or directory"),
     "plot: out is a file": (["plot", "--results", "adir", "--out", "afile"], "afile", "is a file, expected a folder"),
     "report: no such results": (["report", "--results", "nope"], "nope", "no such file or directory"),

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from edgeprof.bench.store import ResultStore
-from edgeprof.cli import cli
+from edgeprof.cli.main import cli
+from edgeprof.results.store import ResultStore
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,8 @@ def test_sweep_measures_every_cell_and_stores_rows(q4, tmp_path):
     assert result.exit_code == 0, result.output
     stored = rows(tmp_path)
     assert len(stored) == 4 and all(r["status"] == "ok" for r in stored)
-    assert {(r["settings"]["n_threads"], r["settings"]["n_prompt"]) for r in stored} == {(1, 16), (1, 32), (2, 16), (2, 32)}
+    assert ({(r["settings"]["n_threads"], r["settings"]["n_prompt"]) for r in stored}
+            == {(1, 16), (1, 32), (2, 16), (2, 32)})
     row = stored[0]
     m = row["metrics"]
     assert len(m["pp_samples_ns"]) == 3 and len(m["tg_samples_ns"]) == 3
@@ -111,11 +112,11 @@ def test_exports(q4, tmp_path):
         assert field in entries[0], field
     assert entries[0]["model_type"].startswith("llama ")
     assert entries[1]["avg_ts"] == pytest.approx(sum(entries[1]["samples_ts"]) / 2)
-    as_json = bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path), "--format", "json")
+    as_json = bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path), "--output", "json")
     assert json.loads(as_json.stdout)[0]["status"] == "ok"
-    as_csv = bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path), "--format", "csv")
+    as_csv = bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path), "--output", "csv")
     assert as_csv.stdout.splitlines()[0].startswith("status,model,level")
-    as_md = bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path), "--format", "md")
+    as_md = bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path), "--output", "md")
     assert as_md.stdout.startswith("| model | level |")
 
 
@@ -171,30 +172,30 @@ def test_depth_and_ngl_all_on_cpu_build(q4, tmp_path):
     assert all(r["settings"]["n_gpu_layers"] == -1 for r in rows(tmp_path))
 
 
-def test_sampler_selection(q4, tmp_path):
-    result = bench(str(q4), "-p", "8", "-n", "4", "-r", "1", "--samplers", "none", "--results", str(tmp_path))
+def test_sensor_selection(q4, tmp_path):
+    result = bench(str(q4), "-p", "8", "-n", "4", "-r", "1", "--sensors", "none", "--results", str(tmp_path))
     assert result.exit_code == 0, result.output
     (row,) = rows(tmp_path)
     assert all("rss_mb_mean" not in phase for phase in row["resources"].values())
-    bad = bench(str(q4), "--samplers", "gpu", "--results", str(tmp_path))
-    assert bad.exit_code == 1 and "--samplers: 'gpu'" in bad.output
+    bad = bench(str(q4), "--sensors", "gpu", "--results", str(tmp_path))
+    assert bad.exit_code == 1 and "--sensors: 'gpu'" in bad.output
 
 
 def test_seeded_sampling_is_reproducible_and_greedy_is_argmax(q4):
     import numpy as np
 
     from edgeprof.bench.engine import Context, ContextSettings, Model
-    from edgeprof.bench.measure import TokenSampler as Sampler, greedy
+    from edgeprof.bench.measure import TokenSampler, greedy
 
     with Model(q4) as model, Context(model, ContextSettings(n_ctx=64, n_threads=2)) as ctx:
         ctx.prefill([1, 2, 3, 4], 0)
-        first = [Sampler(1.5, seed=7)(ctx) for _ in range(1)]
-        draws_a = [Sampler(1.5, seed=7)(ctx) for _ in range(5)]
-        one = Sampler(1.5, seed=7)
+        first = [TokenSampler(1.5, seed=7)(ctx) for _ in range(1)]
+        draws_a = [TokenSampler(1.5, seed=7)(ctx) for _ in range(5)]
+        one = TokenSampler(1.5, seed=7)
         draws_b = [one(ctx) for _ in range(20)]
         assert draws_a == [first[0]] * 5  # same seed, same logits: same token
         assert len(set(draws_b)) > 1  # a temperature really samples
-        assert greedy(ctx) == int(np.argmax(ctx.logits())) == Sampler(0.0, seed=1)(ctx)
+        assert greedy(ctx) == int(np.argmax(ctx.logits())) == TokenSampler(0.0, seed=1)(ctx)
 
 
 def test_tokenization_and_load_phase_are_recorded(q4, tmp_path):

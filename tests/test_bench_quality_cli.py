@@ -7,10 +7,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
-from edgeprof.bench.store import ResultStore
-from edgeprof.cli import cli
 from test_tasks import write_sst2
+
+from edgeprof.cli.main import cli
+from edgeprof.results.store import ResultStore
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import pytest
+from safetensors_bytes import read_header, rewrite
+from tiny import TinySpec, build_checkpoint
 
 from edgeprof.errors import EdgeprofError
 from edgeprof.quantize.checkpoint import open_checkpoint
 from edgeprof.quantize.pipeline import ConvertOptions, convert
-from safetensors_bytes import read_header, rewrite
-from tiny import TinySpec, build_checkpoint
 
 
 @pytest.fixture
@@ -82,7 +81,7 @@ def test_failure_mid_write_leaves_no_output(ckpt, tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "iter_chunks", failing)
     out = tmp_path / "out"
     with pytest.raises(OSError):
-        convert(str(ckpt), ConvertOptions(out_dir=out, progress=False), report=lambda _: None)
+        convert(str(ckpt), ConvertOptions(out_dir=out, progress=False), say=lambda _: None)
     assert list(out.iterdir()) == []
 
 
@@ -101,5 +100,5 @@ def test_hub_source_from_offline_cache(tmp_path, monkeypatch):
     importlib.reload(huggingface_hub.constants)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(hub), raising=False)
     rows = convert("tiny-org/tiny-llama", ConvertOptions(out_dir=tmp_path / "o", progress=False),
-                   report=lambda _: None)
+                   say=lambda _: None)
     assert rows[0].path.name == "tiny-llama-F16.gguf"

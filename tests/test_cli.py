@@ -8,9 +8,9 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
-from edgeprof.cli import cli
 from tiny import TinySpec, build_checkpoint
+
+from edgeprof.cli.main import cli
 
 
 def run(*args: str):
@@ -22,8 +22,9 @@ def test_help_is_instant():
     out = subprocess.run([sys.executable, "-m", "edgeprof", "convert", "--help"], capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     assert out.returncode == 0 and "SOURCE" in out.stdout
-    modules = subprocess.run([sys.executable, "-c", "import sys, edgeprof.cli; "
-                              "print(sorted(m for m in ('llama_cpp','gguf','numpy','matplotlib','pynvml') if m in sys.modules))"],
+    modules = subprocess.run([sys.executable, "-c", "import sys, edgeprof.cli.main; "
+                              "print(sorted(m for m in ('llama_cpp','gguf','numpy','matplotlib','pynvml') "
+                              "if m in sys.modules))"],
                              capture_output=True, text=True).stdout.strip()
     assert modules == "[]", f"heavy modules imported at start-up: {modules}"
     assert elapsed < 5  # generous: a cold interpreter on a loaded CI machine

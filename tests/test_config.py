@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgeprof.config import load_models_file
 from edgeprof.errors import EdgeprofError
 from edgeprof.quantize.recipes import load_recipe, recipe_names
+from edgeprof.workflow.models_file import load_models_file
 
 REPO = Path(__file__).resolve().parent.parent
 

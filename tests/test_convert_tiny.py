@@ -8,11 +8,11 @@ import json
 import gguf
 import numpy as np
 import pytest
-
-from edgeprof.quantize.architectures import permute_rotary
 from llama_helpers import logits
 from reference import forward
 from tiny import TinySpec
+
+from edgeprof.quantize.architectures import permute_rotary
 
 PROMPT = [5, 17, 42, 99, 123, 7, 300, 64, 211, 12, 45, 88]
 
@@ -86,7 +86,8 @@ def test_converted_tensors_equal_source(tiny_factory, case):
     np.testing.assert_array_equal(values(tensors["blk.1.attn_q.weight"]), expected_q)
     assert ("output.weight" in tensors) == (not spec.tied)
     if spec.arch == "Qwen2ForCausalLM":
-        np.testing.assert_array_equal(tensors["blk.0.attn_k.bias"].data, weights["model.layers.0.self_attn.k_proj.bias"])
+        np.testing.assert_array_equal(tensors["blk.0.attn_k.bias"].data,
+                                      weights["model.layers.0.self_attn.k_proj.bias"])
 
 
 def test_metadata_is_complete(tiny_factory):

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
+from llama_helpers import logits, tokenize
+from test_tokenizer import SPECIAL_TEXTS, TEXTS
 
 from edgeprof.quantize.demo import demo_gguf_path, ensure_demo_checkpoint
 from edgeprof.quantize.pipeline import ConvertOptions, convert
-from llama_helpers import logits, tokenize
-from test_tokenizer import SPECIAL_TEXTS, TEXTS
 
 pytestmark = [
     pytest.mark.demo,
@@ -24,7 +24,7 @@ pytestmark = [
 def demo_f16(tmp_path_factory, session_cache, monkeypatch_module):
     monkeypatch_module.setenv("EDGEPROF_CACHE", str(session_cache))
     out = tmp_path_factory.mktemp("demo")
-    rows = convert("demo", ConvertOptions(out_dir=out, progress=False, threads=2), report=lambda _: None)
+    rows = convert("demo", ConvertOptions(out_dir=out, progress=False, threads=2), say=lambda _: None)
     return rows[0]
 
 

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from edgeprof.bench.store import read_jsonl
-from edgeprof.gguf_check import check_loadable
 from tiny import TinySpec, build_checkpoint
+
+from edgeprof.gguf_check import check_loadable
+from edgeprof.results.store import read_jsonl
 
 # Big enough (about 40M parameters, an 80 MB F16 file) that writing and quantizing take a while.
 MEDIUM = TinySpec(hidden=1024, ffn=4096, layers=4, heads=8, kv_heads=4, tied=True)
@@ -80,7 +80,7 @@ def test_sigkill_mid_write_leaves_no_complete_looking_file_and_rerun_finishes(me
 def bench_args(model: Path, results: Path) -> list[str]:
     """12 cells: 3 prompt lengths x 2 generation lengths x 2 thread counts."""
     return ["bench", str(model), "-p", "8,16,24", "-n", "4,8", "-t", "1,2", "-r", "2", "--results", str(results),
-            "--no-progress", "--samplers", "none"]
+            "--no-progress", "--sensors", "none"]
 
 
 def rows(results: Path) -> list[dict]:
@@ -138,7 +138,7 @@ def test_refused_write_of_results_keeps_the_earlier_rows(tiny_factory, tmp_path)
     _, _, model = tiny_factory(TinySpec(tied=True))
     results = tmp_path / "results"
     one = edgeprof(*bench_args(model, results)[:2], "-p", "8", "-n", "4", "-r", "1", "--results", str(results),
-                   "--no-progress", "--samplers", "none")
+                   "--no-progress", "--sensors", "none")
     assert one.wait(timeout=120) == 0
     row_size = (results / "bench.jsonl").stat().st_size
     limited = edgeprof(*bench_args(model, results), preexec_fn=_file_size_limit(int(row_size * 3.5)))
@@ -161,7 +161,7 @@ def test_with_force_a_killed_measuring_process_is_reported_and_the_next_model_ru
     first, second = files["F16"], files["Q8_0"]
     results = tmp_path / "results"
     process = edgeprof("bench", str(first), str(second), "--force", "-p", "8", "-n", "4,4000", "-t", "1", "-r", "3",
-                       "--results", str(results), "--no-progress", "--samplers", "none")
+                       "--results", str(results), "--no-progress", "--sensors", "none")
 
     def measuring_child_has_the_first_model():
         for child in psutil.Process(process.pid).children(recursive=True):
@@ -225,7 +225,7 @@ def test_disk_full_while_converting_and_while_recording_results(tiny_factory, tm
     assert out == "rc=1\n"  # and the folder is empty: the partial file was removed
     # 12 rows of about 3.5 KB on a 16 KiB disk: the first rows are kept whole, then one line.
     out, err = _on_a_full_disk("16k", disk, f"{python} {' '.join(bench_args(model, disk / 'r'))} ; echo rc=$?; "
-                                       f"{sys.executable} -c \"import json; from edgeprof.bench.store import "
+                                       f"{sys.executable} -c \"import json; from edgeprof.results.store import "
                                        f"read_jsonl; rows = list(read_jsonl(__import__('pathlib').Path('{disk}/r/"
                                        f"bench.jsonl'))); print('rows', len(rows), all(r['status'] == 'ok' "
                                        f"for r in rows))\"")

@@ -9,13 +9,13 @@ import struct
 import tracemalloc
 from pathlib import Path
 
+from gguf_bytes import Layout, Tensor, build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeprof.errors import EdgeprofError
 from edgeprof.gguf_check import check_loadable
 from edgeprof.quantize.safetensors_file import read_header
-from gguf_bytes import Layout, Tensor, build
 
 FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MEMORY_LIMIT = 32 << 20  # far above what a header of a few KB can need
@@ -74,7 +74,8 @@ def test_gguf_header_parser_never_raises_anything_but_our_error(tmp_path, data):
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                           lambda inner: (st.lists(inner, max_size=4)
+                                          | st.dictionaries(st.text(max_size=6), inner, max_size=4)),
                            max_leaves=20)
 entries = st.fixed_dictionaries({"dtype": st.sampled_from(["F32", "F16", "BF16", "I8", "X9", 3]),
                                  "shape": st.lists(st.integers(-2, 2**40), max_size=4) | json_values,
@@ -104,7 +105,6 @@ def _torch_seed() -> bytes:
     import tempfile
 
     import numpy as np
-
     from torch_zip_writer import write_torch_zip
 
     with tempfile.TemporaryDirectory() as tmp:

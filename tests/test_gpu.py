@@ -10,18 +10,18 @@ import subprocess
 import sys
 
 import pytest
-
-from edgeprof.bench.store import ResultStore
 from tiny import TinySpec
+
+from edgeprof.results.store import ResultStore
 
 
 def _gpu_ready() -> bool:
     try:
         import llama_cpp
 
-        from edgeprof.bench.resources.nvml import NvmlSampler
+        from edgeprof.bench.resources.nvml import NvmlSensor
 
-        return bool(llama_cpp.llama_supports_gpu_offload()) and NvmlSampler.detect() is not None
+        return bool(llama_cpp.llama_supports_gpu_offload()) and NvmlSensor.detect() is not None
     except Exception:  # noqa: BLE001
         return False
 
@@ -39,7 +39,7 @@ def gpu_model(tiny_factory, tmp_path_factory):
 
     _, _, f16 = tiny_factory(GPU_SPEC)
     out = tmp_path_factory.mktemp("gpu")
-    rows = convert(str(f16), ConvertOptions(levels=("Q4_K_M",), out_dir=out, progress=False), report=lambda _: None)
+    rows = convert(str(f16), ConvertOptions(levels=("Q4_K_M",), out_dir=out, progress=False), say=lambda _: None)
     return rows[1].path
 
 

@@ -8,12 +8,13 @@ import statistics
 import sys
 from pathlib import Path
 
-from edgeprof.bench.store import ResultStore
 from tiny import TinySpec
+
+from edgeprof.results.store import ResultStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from load_rss import peak_rss_per_cell, slope  # noqa: E402
+from load_rss import peak_rss_per_cell, slope
 
 
 def test_200_cells_run_with_flat_memory(tiny_factory, tmp_path):

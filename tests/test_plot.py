@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edgeprof.cli import cli
-from edgeprof.plot.data import load_results
+from edgeprof.cli.main import cli
 from edgeprof.plot.figures import FIGURES, device_results, render_all
 from edgeprof.plot.quality import pareto_front
 from edgeprof.plot.select import Skip
+from edgeprof.results.read import load_results
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 GPU, CPU, DEMO = RECORDED / "h100", RECORDED / "vm-2core", RECORDED / "demo-vm"
@@ -155,7 +155,7 @@ def test_same_colour_for_a_level_in_every_figure():
 
 def test_plot_command_svg_and_several_devices(tmp_path):
     result = CliRunner().invoke(cli, ["plot", "--results", str(GPU), "--results", str(CPU), "--out", "figs",
-                                      "--format", "svg"])
+                                      "--image-format", "svg"])
     assert result.exit_code == 0, result.output
     files = sorted(Path("figs").glob("*.svg"))
     assert len(files) == len(FIGURES) * 2 - 3 - 1  # per-device figures twice; no GPU sweep on the VM
@@ -172,7 +172,8 @@ def test_plot_errors_are_one_line(tmp_path):
     empty.mkdir()
     result = CliRunner().invoke(cli, ["plot", "--results", str(empty)])
     assert result.exit_code == 1
-    assert result.output.strip() == f"Error: {empty}: no bench.jsonl here; run `edgeprof bench ... --results {empty}` first"
+    assert result.output.strip() == (f"Error: {empty}: no bench.jsonl here; "
+                                     f"run `edgeprof bench ... --results {empty}` first")
     failed = write_rows(tmp_path / "failed", [{"kind": "speed", "status": "failed", "model": {}}])
     result = CliRunner().invoke(cli, ["plot", "--results", str(failed)])
     assert result.exit_code == 1 and "no successful result rows" in result.output

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from reference import forward
+from tiny import TinySpec
 
 from edgeprof.bench.engine import Context, ContextSettings, Model
 from edgeprof.bench.quality.loglik import log_softmax, pick, score_choices
 from edgeprof.bench.quality.perplexity import evaluate
 from edgeprof.quantize.pipeline import ConvertOptions, convert
-from reference import forward
-from tiny import TinySpec
 
 SPEC = TinySpec(tied=True)
 
@@ -22,7 +22,7 @@ def files(tiny_factory, tmp_path_factory):
     folder, weights, f16 = tiny_factory(SPEC)
     out = tmp_path_factory.mktemp("quality")
     rows = convert(str(f16), ConvertOptions(levels=("Q8_0", "Q4_0", "Q2_K"), out_dir=out, progress=False, threads=2),
-                   report=lambda _: None)
+                   say=lambda _: None)
     return {"folder": folder, "weights": weights, **{r.level: r.path for r in rows}}
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from edgeprof.gguf_header import read_gguf_header
-from edgeprof.quantize.levels import name_of_ftype, usable_levels
-from edgeprof.quantize.pipeline import ConvertOptions, convert
 from llama_helpers import greedy
 from tiny import TinySpec
+
+from edgeprof.gguf_header import read_gguf_header
+from edgeprof.levels import name_of_ftype, usable_levels
+from edgeprof.quantize.pipeline import ConvertOptions, convert
 
 LEVELS = [name for name in usable_levels() if name != "F32"]
 
@@ -18,7 +18,7 @@ def quantized(tiny_factory, tmp_path_factory):
     folder, _, f16 = tiny_factory(TinySpec(tied=True))
     out = tmp_path_factory.mktemp("levels")
     rows = convert(str(f16), ConvertOptions(levels=tuple(LEVELS), out_dir=out, progress=False, threads=2),
-                   report=lambda _: None)
+                   say=lambda _: None)
     return {row.level: row for row in rows}
 
 
@@ -43,7 +43,8 @@ def test_progress_follows_llama_cpp_tensor_by_tensor(tiny_factory, tmp_path):
 
     _, _, f16 = tiny_factory(TinySpec(tied=True))
     seen: list[tuple[int, int]] = []
-    quantize_file(f16, tmp_path / "q.gguf", "Q4_0", threads=2, on_progress=lambda done, total: seen.append((done, total)))
+    quantize_file(f16, tmp_path / "q.gguf", "Q4_0", threads=2,
+                  on_progress=lambda done, total: seen.append((done, total)))
     total = len(read_gguf_header(f16).tensors)
     assert seen[0] == (1, total) and seen[-1] == (total, total)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edgeprof.cli import cli
-from edgeprof.plot.data import load_results
+from edgeprof.cli.main import cli
 from edgeprof.plot.leaderboard import Budget, entries, recommendation
+from edgeprof.results.read import load_results
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 GPU, CPU, DEMO = RECORDED / "h100", RECORDED / "vm-2core", RECORDED / "demo-vm"

@@ -1,4 +1,4 @@
-"""Platform samplers (Jetson tegrastats, x86 RAPL, Raspberry Pi) on recorded output and fake sysfs trees.
+"""Platform sensors (Jetson tegrastats, x86 RAPL, Raspberry Pi) on recorded output and fake sysfs trees.
 
 Everything here runs offline on any machine: the tegrastats lines are recorded real output, the
 sysfs trees are built in tmp_path, and vcgencmd is an injected function.
@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 from edgeprof.bench.resources import Monitor
-from edgeprof.bench.resources.base import SAMPLERS
+from edgeprof.bench.resources.base import SENSORS
+from edgeprof.bench.resources.rapl import RaplSensor
 from edgeprof.bench.resources.raspberry_pi import (
-    RaspberryPiSampler,
+    RaspberryPiSensor,
     parse_get_throttled,
     parse_measure_temp,
     read_thermal_zones,
 )
-from edgeprof.bench.resources.rapl import RaplSampler
 from edgeprof.bench.resources.summary import summarize
-from edgeprof.bench.resources.tegrastats import TegrastatsSampler, parse_tegrastats
+from edgeprof.bench.resources.tegrastats import TegrastatsSensor, parse_tegrastats
 
 # --- recorded tegrastats lines -------------------------------------------------------------------
 # Jetson Orin Nano Super, JetPack 6.2 / L4T 36.4.3: the BUSY line of
@@ -202,51 +202,51 @@ def test_every_tegrastats_metric_carries_a_unit():
             assert key.endswith(("_mb", "_percent", "_mhz", "_c", "_power_w")), key
 
 
-def test_tegrastats_sampler_reads_a_running_process():
+def test_tegrastats_sensor_reads_a_running_process():
     """The real subprocess path, with a stand-in that prints two recorded lines and keeps running."""
     script = ("import sys, time\n"
               f"for line in {[ORIN_NANO_JP62_IDLE, ORIN_NANO_JP62]!r}:\n"
               "    print(line, flush=True); time.sleep(0.05)\n"
               "time.sleep(30)\n")
-    sampler = TegrastatsSampler(command=[sys.executable, "-c", script])
-    sampler.start()
+    sensor = TegrastatsSensor(command=[sys.executable, "-c", script])
+    sensor.start()
     try:
         deadline = time.monotonic() + 10
-        while sampler.sample().get("gpu_util_percent") != 99 and time.monotonic() < deadline:
+        while sensor.sample().get("gpu_util_percent") != 99 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert sampler.sample() == parse_tegrastats(ORIN_NANO_JP62)
+        assert sensor.sample() == parse_tegrastats(ORIN_NANO_JP62)
     finally:
-        sampler.stop()
-    assert sampler.sample() == {}  # the process is gone: no stale readings
+        sensor.stop()
+    assert sensor.sample() == {}  # the process is gone: no stale readings
 
 
-def test_tegrastats_sampler_without_the_binary_reads_nothing():
-    sampler = TegrastatsSampler(command=["/nonexistent/tegrastats", "--interval", "100"])
-    sampler.start()
-    assert sampler.sample() == {}
-    sampler.stop()
+def test_tegrastats_sensor_without_the_binary_reads_nothing():
+    sensor = TegrastatsSensor(command=["/nonexistent/tegrastats", "--interval", "100"])
+    sensor.start()
+    assert sensor.sample() == {}
+    sensor.stop()
 
 
 def test_tegrastats_default_command_asks_for_the_interval():
-    assert TegrastatsSampler(interval_ms=250).command[-3:] == ["tegrastats", "--interval", "250"]
+    assert TegrastatsSensor(interval_ms=250).command[-3:] == ["tegrastats", "--interval", "250"]
 
 
 def test_tegrastats_detect_needs_binary_and_jetson(tmp_path, monkeypatch):
     import edgeprof.bench.resources.tegrastats as module
 
     monkeypatch.setattr(module.shutil, "which", lambda name: f"/usr/bin/{name}")
-    assert TegrastatsSampler.detect(root=tmp_path) is None  # tegrastats alone does not make a Jetson
+    assert TegrastatsSensor.detect(root=tmp_path) is None  # tegrastats alone does not make a Jetson
     (tmp_path / "proc/device-tree").mkdir(parents=True)
     (tmp_path / "proc/device-tree/model").write_text("NVIDIA Jetson Orin Nano Developer Kit\x00")
-    assert isinstance(TegrastatsSampler.detect(root=tmp_path), TegrastatsSampler)
+    assert isinstance(TegrastatsSensor.detect(root=tmp_path), TegrastatsSensor)
     monkeypatch.setattr(module.shutil, "which", lambda name: None)
-    assert TegrastatsSampler.detect(root=tmp_path) is None
+    assert TegrastatsSensor.detect(root=tmp_path) is None
 
 
 # --- Monitor + summary with recorded tegrastats lines -----------------------------------------------
 
-class RecordedTegrastats(TegrastatsSampler):
-    """A tegrastats sampler fed from recorded lines, one line per reading, instead of a process."""
+class RecordedTegrastats(TegrastatsSensor):
+    """A tegrastats sensor fed from recorded lines, one line per reading, instead of a process."""
 
     def __init__(self, lines: list[str]):
         super().__init__(command=["unused"])
@@ -323,33 +323,33 @@ def powercap(tmp_path) -> Path:
 
 
 def test_rapl_reads_every_zone_in_joules(powercap):
-    sampler = RaplSampler.detect(powercap)
-    assert sampler is not None
-    sampler.start()
-    assert sampler.sample() == approx({"rapl_package_0_energy_j": 1.0, "rapl_core_energy_j": 0.4,
+    sensor = RaplSensor.detect(powercap)
+    assert sensor is not None
+    sensor.start()
+    assert sensor.sample() == approx({"rapl_package_0_energy_j": 1.0, "rapl_core_energy_j": 0.4,
                                        "rapl_uncore_energy_j": 0.05, "rapl_dram_energy_j": 0.2})
-    sampler.stop()
+    sensor.stop()
 
 
 def test_rapl_unwraps_the_counter(powercap):
-    sampler = RaplSampler(powercap)
+    sensor = RaplSensor(powercap)
     package = powercap / "intel-rapl:0"
     set_energy(package, MAX_RANGE_UJ - 2_000_000)
-    before = sampler.sample()["rapl_package_0_energy_j"]
+    before = sensor.sample()["rapl_package_0_energy_j"]
     set_energy(package, 3_000_000)  # wrapped: 2 J to the top of the range, then 3 J more
-    after = sampler.sample()["rapl_package_0_energy_j"]
+    after = sensor.sample()["rapl_package_0_energy_j"]
     assert after - before == pytest.approx(5.0)
     set_energy(package, 4_000_000)
-    assert sampler.sample()["rapl_package_0_energy_j"] - after == pytest.approx(1.0)  # the offset stays
+    assert sensor.sample()["rapl_package_0_energy_j"] - after == pytest.approx(1.0)  # the offset stays
 
 
 def test_rapl_wrap_without_a_known_range_still_only_grows(tmp_path):
     root = tmp_path / "powercap"
     zone = make_zone(root, "intel-rapl:0", "package-0", 9_000_000, max_uj=None)
-    sampler = RaplSampler(root)
-    first = sampler.sample()["rapl_package_0_energy_j"]
+    sensor = RaplSensor(root)
+    first = sensor.sample()["rapl_package_0_energy_j"]
     set_energy(zone, 1_000_000)
-    assert sampler.sample()["rapl_package_0_energy_j"] > first
+    assert sensor.sample()["rapl_package_0_energy_j"] > first
 
 
 def test_rapl_two_sockets_keep_subzones_apart(tmp_path):
@@ -357,19 +357,19 @@ def test_rapl_two_sockets_keep_subzones_apart(tmp_path):
     for socket in (0, 1):
         make_zone(root, f"intel-rapl:{socket}", f"package-{socket}", 1_000_000 * (socket + 1))
         make_zone(root, f"intel-rapl:{socket}:0", "dram", 100_000 * (socket + 1))
-    assert RaplSampler(root).sample() == approx({"rapl_package_0_energy_j": 1.0, "rapl_package_1_energy_j": 2.0,
+    assert RaplSensor(root).sample() == approx({"rapl_package_0_energy_j": 1.0, "rapl_package_1_energy_j": 2.0,
                                                  "rapl_dram_0_energy_j": 0.1, "rapl_dram_1_energy_j": 0.2})
 
 
 def test_rapl_not_available_without_a_readable_counter(tmp_path, monkeypatch):
-    assert RaplSampler.detect(tmp_path / "absent") is None
+    assert RaplSensor.detect(tmp_path / "absent") is None
     root = tmp_path / "powercap"
     make_zone(root, "intel-rapl:0", "package-0", None)  # no energy_uj at all
-    assert RaplSampler.detect(root) is None
+    assert RaplSensor.detect(root) is None
 
     # Linux >= 5.10 makes energy_uj root-only; chmod cannot show that to a root test, a patched read can.
     make_zone(root, "intel-rapl:1", "package-1", 5_000_000)
-    assert RaplSampler.detect(root).metrics == ["rapl_package_1_energy_j"]
+    assert RaplSensor.detect(root).metrics == ["rapl_package_1_energy_j"]
     real_read_text = Path.read_text
 
     def denied(self: Path, *args, **kwargs):
@@ -378,13 +378,13 @@ def test_rapl_not_available_without_a_readable_counter(tmp_path, monkeypatch):
         return real_read_text(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", denied)
-    assert RaplSampler.detect(root) is None
+    assert RaplSensor.detect(root) is None
 
 
 def test_rapl_counter_that_becomes_unreadable_is_absent_not_zero(powercap):
-    sampler = RaplSampler(powercap)
+    sensor = RaplSensor(powercap)
     (powercap / "intel-rapl:0:2/energy_uj").unlink()
-    values = sampler.sample()
+    values = sensor.sample()
     assert "rapl_dram_energy_j" not in values and values["rapl_package_0_energy_j"] == 1.0
 
 
@@ -443,44 +443,44 @@ def test_parse_get_throttled_garbage():
     assert parse_get_throttled("error=1 error_msg=\"Command not registered\"") == {}
 
 
-def test_raspberry_pi_sampler_with_vcgencmd(tmp_path):
+def test_raspberry_pi_sensor_with_vcgencmd(tmp_path):
     root = make_pi(tmp_path)
-    sampler = RaspberryPiSampler.detect(root, run=FakeVcgencmd())
-    assert sampler is not None
-    sampler.start()
-    assert sampler.sample() == approx({
+    sensor = RaspberryPiSensor.detect(root, run=FakeVcgencmd())
+    assert sensor is not None
+    sensor.start()
+    assert sensor.sample() == approx({
         "soc_temp_c": 48.3, "temp_cpu_thermal_c": 48.312, "cpu_clock_mhz": 1500.0,
         **parse_get_throttled("throttled=0x50005"),
     })
-    sampler.stop()
+    sensor.stop()
 
 
-def test_raspberry_pi_sampler_without_vcgencmd_falls_back_to_sysfs(tmp_path):
-    sampler = RaspberryPiSampler(make_pi(tmp_path), run=None)
-    assert sampler.sample() == approx({"soc_temp_c": 48.312, "temp_cpu_thermal_c": 48.312, "cpu_clock_mhz": 1500.0})
+def test_raspberry_pi_sensor_without_vcgencmd_falls_back_to_sysfs(tmp_path):
+    sensor = RaspberryPiSensor(make_pi(tmp_path), run=None)
+    assert sensor.sample() == approx({"soc_temp_c": 48.312, "temp_cpu_thermal_c": 48.312, "cpu_clock_mhz": 1500.0})
 
 
 def test_raspberry_pi_failing_vcgencmd_leaves_flags_absent(tmp_path):
     run = FakeVcgencmd({"measure_temp": None, "get_throttled": "VCHI initialization failed\n"})
-    values = RaspberryPiSampler(make_pi(tmp_path), run=run).sample()
+    values = RaspberryPiSensor(make_pi(tmp_path), run=run).sample()
     assert values["soc_temp_c"] == 48.312 and "throttled_flags" not in values
 
 
 def test_raspberry_pi_runs_vcgencmd_at_most_once_per_interval(tmp_path):
     run = FakeVcgencmd()
-    sampler = RaspberryPiSampler(make_pi(tmp_path), run=run, command_interval_s=60)
-    sampler.start()
-    readings = [sampler.sample() for _ in range(3)]
+    sensor = RaspberryPiSensor(make_pi(tmp_path), run=run, command_interval_s=60)
+    sensor.start()
+    readings = [sensor.sample() for _ in range(3)]
     assert len(run.calls) == 2  # measure_temp and get_throttled, once
     assert all(r["throttled_flags"] == 0x50005 for r in readings)
 
 
 def test_raspberry_pi_detect(tmp_path):
-    assert RaspberryPiSampler.detect(tmp_path) is None  # no device tree at all
+    assert RaspberryPiSensor.detect(tmp_path) is None  # no device tree at all
     jetson = make_pi(tmp_path / "jetson", model="NVIDIA Jetson Orin Nano Developer Kit\x00")
-    assert RaspberryPiSampler.detect(jetson, run=FakeVcgencmd()) is None
+    assert RaspberryPiSensor.detect(jetson, run=FakeVcgencmd()) is None
     pi5 = make_pi(tmp_path / "pi5", model="Raspberry Pi 5 Model B Rev 1.0\x00")
-    assert isinstance(RaspberryPiSampler.detect(pi5, run=FakeVcgencmd()), RaspberryPiSampler)
+    assert isinstance(RaspberryPiSensor.detect(pi5, run=FakeVcgencmd()), RaspberryPiSensor)
 
 
 def test_read_thermal_zones_keeps_zones_of_one_type_apart(tmp_path):
@@ -506,16 +506,16 @@ def _host_model() -> str:
 
 @pytest.mark.skipif(Path("/etc/nv_tegra_release").exists() or "Jetson" in _host_model(), reason="a Jetson")
 def test_no_tegrastats_here():
-    assert TegrastatsSampler.detect() is None
+    assert TegrastatsSensor.detect() is None
 
 
 @pytest.mark.skipif("Raspberry Pi" in _host_model(), reason="a Raspberry Pi")
 def test_no_raspberry_pi_here():
-    assert RaspberryPiSampler.detect() is None
+    assert RaspberryPiSensor.detect() is None
 
 
 @pytest.mark.parametrize("name", ["tegrastats", "rapl", "raspberry_pi"])
 def test_registry_names_real_classes(name):
-    module, cls = SAMPLERS[name].split(":")
-    sampler_class = getattr(importlib.import_module(module), cls)
-    assert sampler_class.name == name and callable(sampler_class.detect)
+    module, cls = SENSORS[name].split(":")
+    sensor_class = getattr(importlib.import_module(module), cls)
+    assert sensor_class.name == name and callable(sensor_class.detect)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from edgeprof.bench.suite import load_suite, suite_names
-from edgeprof.cli import cli
 from file_errors import error_from
 from tiny import TinySpec
+
+from edgeprof.bench.suite import load_suite, suite_names
+from edgeprof.cli.main import cli
 
 SUITE = """
 description = "tiny: two prompt lengths on every level, one thread count more on Q4_K_M, KLD"
@@ -81,7 +81,8 @@ def test_run_end_to_end_then_resume(tiny_factory, tmp_path):
     assert "test box" in report.read_text() and "mean KLD vs the unquantized file &lt;= 0.5" in report.read_text()
     assert len(list((out / "report" / "figures").glob("*.png"))) >= 7
     assert f"results: {out / 'test-box'}" in result.output and f"report:  {report}" in result.output
-    assert "gpu-offload: skipped, no GPU offload on this device" in result.output or "bench gpu-offload:" in result.output
+    assert ("gpu-offload: skipped, no GPU offload on this device" in result.output
+            or "bench gpu-offload:" in result.output)
 
     again = CliRunner().invoke(cli, ["run", str(models), "--device-name", "test box", "--no-progress"])
     assert again.exit_code == 0, again.output

@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 from click.testing import CliRunner
+from tiny import CHAT_TEMPLATE, TinySpec, build_checkpoint
 
 from edgeprof.bench.chat import render_chat_template
-from edgeprof.cli import cli
+from edgeprof.cli.main import cli
 from edgeprof.errors import EdgeprofError
-from tiny import CHAT_TEMPLATE, TinySpec, build_checkpoint
 
 MARKER = "/tmp/edgeprof-pwned"
 HOSTILE_TEMPLATES = {
@@ -50,7 +49,8 @@ def test_a_hostile_chat_template_is_refused_in_one_line(case):
 
 
 def test_an_ordinary_template_renders_as_jinja_would():
-    assert render_chat_template(CHAT_TEMPLATE, VARIABLES, "m") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert (render_chat_template(CHAT_TEMPLATE, VARIABLES, "m")
+            == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_bench_chat_refuses_a_model_whose_template_reads_files(tmp_path):
@@ -61,8 +61,9 @@ def test_bench_chat_refuses_a_model_whose_template_reads_files(tmp_path):
     config = json.loads((tmp_path / "ckpt" / "tokenizer_config.json").read_text())
     config["chat_template"] = HOSTILE_TEMPLATES["read a file"]
     (tmp_path / "ckpt" / "tokenizer_config.json").write_text(json.dumps(config))
-    (model,) = [r.path for r in convert(str(tmp_path / "ckpt"), ConvertOptions(out_dir=tmp_path / "out", progress=False),
-                                       report=lambda _: None)]
+    (model,) = [r.path for r in convert(str(tmp_path / "ckpt"),
+                                        ConvertOptions(out_dir=tmp_path / "out", progress=False),
+                                        say=lambda _: None)]
     (tmp_path / "prompt.txt").write_text("hello")
     result = CliRunner().invoke(cli, ["bench", str(model), "--prompt-file", str(tmp_path / "prompt.txt"), "--chat",
                                       "-n", "4", "-r", "1", "--results", str(tmp_path / "r"), "--no-progress"])
@@ -123,7 +124,7 @@ def test_a_hub_file_whose_bytes_do_not_match_its_hash_is_refused(tmp_path, monke
 def test_a_verified_hub_file_is_not_hashed_again_until_it_changes(tmp_path, monkeypatch):
     from hub_cache import hub_cache_with
 
-    from edgeprof.quantize import hub
+    from edgeprof import hub
 
     build_checkpoint(tmp_path / "ckpt", TinySpec(tied=True))
     snapshot = hub_cache_with("tiny-org/tiny-llama", sorted((tmp_path / "ckpt").iterdir()), tmp_path / "hub",
@@ -155,7 +156,7 @@ def test_code_shipped_with_a_model_never_runs(tmp_path):
     config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     config["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}
     (tmp_path / "ckpt" / "config.json").write_text(json.dumps(config))
-    convert(str(tmp_path / "ckpt"), ConvertOptions(out_dir=tmp_path / "out", progress=False), report=lambda _: None)
+    convert(str(tmp_path / "ckpt"), ConvertOptions(out_dir=tmp_path / "out", progress=False), say=lambda _: None)
     config["architectures"] = ["EvilForCausalLM"]
     (tmp_path / "ckpt" / "config.json").write_text(json.dumps(config))
     result = CliRunner().invoke(cli, ["convert", str(tmp_path / "ckpt"), "--out", str(tmp_path / "out2")])
@@ -184,8 +185,9 @@ class _Hostile:
 
 def _pickle_checkpoint(tmp_path, extra=None) -> Path:
     """The tiny checkpoint with its safetensors weights re-saved as pytorch_model.bin."""
-    from edgeprof.quantize.checkpoint import open_checkpoint
     from torch_zip_writer import write_torch_zip
+
+    from edgeprof.quantize.checkpoint import open_checkpoint
 
     folder = tmp_path / "ckpt"
     build_checkpoint(folder, TinySpec(tied=True))  # F16 weights
@@ -210,7 +212,8 @@ def test_pickle_weights_are_read_only_with_allow_pickle_and_give_the_same_gguf(t
     reference = tmp_path / "st"  # the same checkpoint with its safetensors weights
     shutil.copytree(folder, reference, ignore=shutil.ignore_patterns("*.bin"))
     shutil.copy(tmp_path / "weights.safetensors", reference / "model.safetensors")
-    CliRunner().invoke(cli, ["convert", str(reference), "--name", "ckpt", "--out", str(tmp_path / "b"), "--no-progress"])
+    CliRunner().invoke(cli, ["convert", str(reference), "--name", "ckpt", "--out", str(tmp_path / "b"),
+                             "--no-progress"])
     a, b = (gguf.GGUFReader(tmp_path / d / "ckpt-F16.gguf") for d in ("a", "b"))
     assert [t.name for t in a.tensors] == [t.name for t in b.tensors]
     assert all(bytes(x.data) == bytes(y.data) for x, y in zip(a.tensors, b.tensors))

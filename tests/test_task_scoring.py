@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 import pytest
+from llama_helpers import load as llama_load
+from tiny import TinySpec
 
 from edgeprof.bench.engine import Context, ContextSettings, Model
 from edgeprof.bench.quality.loglik import log_softmax
@@ -16,8 +18,6 @@ from edgeprof.bench.tasks.data import load
 from edgeprof.bench.tasks.definition import load_task
 from edgeprof.bench.tasks.examples import sample
 from edgeprof.bench.tasks.metrics import last_number
-from llama_helpers import load as llama_load
-from tiny import TinySpec
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def compare_with_independent(path, task_name: str, n: int, shots: int) -> list[t
     ours: list[dict] = []
     model, ctx = context(path)
     with model, ctx:
-        cache = score.run(ctx, task, examples, data.test.examples, shots, True, ours.append)
+        cache = score.score_examples(ctx, task, examples, data.test.examples, shots, True, ours.append)
     llm = llama_load(path, n_ctx=4096)
     rows = []
     for example, outcome in zip(examples, ours):
@@ -91,7 +91,7 @@ def demo_files(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo-tasks")
     rows = convert("demo", ConvertOptions(levels=("Q8_0",), out_dir=out, progress=False, threads=2),
-                   report=lambda _: None)
+                   say=lambda _: None)
     return {r.level: r.path for r in rows}
 
 
@@ -135,7 +135,7 @@ def test_known_right_and_wrong_answers(tiny_f16, tmp_path):
     outcomes: list[dict] = []
     model, ctx = context(tiny_f16)
     with model, ctx:
-        score.run(ctx, task, data.test.examples, data.test.examples, 0, True, outcomes.append)
+        score.score_examples(ctx, task, data.test.examples, data.test.examples, 0, True, outcomes.append)
     assert [o["acc"] for o in outcomes] == [1, 1, 0, 0]
 
 

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from file_errors import error_from
 
 from edgeprof.bench.tasks import prompts
 from edgeprof.bench.tasks.data import load
@@ -15,9 +16,9 @@ from edgeprof.bench.tasks.definition import load_task, task_names
 from edgeprof.bench.tasks.examples import sample
 from edgeprof.bench.tasks.metrics import after_hashes, classification, last_number, summarize
 from edgeprof.errors import EdgeprofError
-from file_errors import error_from
 
-CMMLU_CSV = "\ufeff,Question,A,B,C,D,Answer\n0,\"中国的首都是哪里？\",上海,北京,广州,深圳,B\n1,一加一等于几？,1,2,3,4,B\n"
+CMMLU_CSV = ("\ufeff,Question,A,B,C,D,Answer\n0,\"中国的首都是哪里？\",上海,北京,广州,深圳,B\n"
+             "1,一加一等于几？,1,2,3,4,B\n")
 
 
 def write_cmmlu(root: Path) -> Path:

@@ -8,10 +8,10 @@ import threading
 import time
 
 from click.testing import CliRunner
+from tiny import TinySpec
 
 from edgeprof.bench.resources.thermal import cell_thermal
-from edgeprof.cli import cli
-from tiny import TinySpec
+from edgeprof.cli.main import cli
 
 
 def _rows(results) -> list[dict]:
@@ -48,7 +48,7 @@ def test_cooldown_waits_for_the_sensor_and_rows_record_the_temperatures(tiny_fac
     started = time.monotonic()
     cool.start()
     result = CliRunner().invoke(cli, ["bench", str(model), "-p", "8", "-n", "4", "-r", "1", "--cooldown", "50",
-                                      "--samplers", "thermal", "--results", str(tmp_path / "r"), "--no-progress"])
+                                      "--sensors", "thermal", "--results", str(tmp_path / "r"), "--no-progress"])
     cool.join()
     assert result.exit_code == 0, result.output
     (row,) = _rows(tmp_path / "r")
@@ -61,16 +61,16 @@ def test_cooldown_waits_for_the_sensor_and_rows_record_the_temperatures(tiny_fac
 def test_cooldown_without_a_sensor_is_one_line(tiny_factory, tmp_path, monkeypatch):
     _, _, model = tiny_factory(TinySpec(tied=True))
     monkeypatch.setenv("EDGEPROF_THERMAL_DIR", str(tmp_path / "none"))
-    result = CliRunner().invoke(cli, ["bench", str(model), "--cooldown", "50", "--samplers", "thermal,process",
+    result = CliRunner().invoke(cli, ["bench", str(model), "--cooldown", "50", "--sensors", "thermal,process",
                                       "--results", str(tmp_path / "r")])
     assert result.exit_code == 1
-    assert result.output == ("Error: --cooldown needs a temperature sensor, and none of the samplers here reads "
-                             "one (samplers: process); drop --cooldown\n")
+    assert result.output == ("Error: --cooldown needs a temperature sensor, and none of the sensors here reads "
+                             "one (sensors: process); drop --cooldown\n")
     assert not (tmp_path / "r" / "bench.jsonl").exists()
 
 
 def test_throttling_at_any_moment_of_the_cell_marks_the_row():
-    """Flags as the Pi firmware and NVML samplers report them, summarised per phase."""
+    """Flags as the Pi firmware and NVML sensors report them, summarised per phase."""
     cool = {"decode": {"soc_temp_c_max": 61.0, "throttled_now_max": 0.0}, "prefill": {"gpu_temp_c_max": 55.0}}
     assert cell_thermal(cool) == {"max_temp_c": 61.0, "throttled": False}
     hot = {"decode": {"soc_temp_c_max": 84.5, "soft_temp_limit_now_max": 1.0, "throttled_now_max": 0.0}}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from llama_helpers import tokenize
 from tiny import TinySpec
 
@@ -44,9 +43,10 @@ def test_sentencepiece_tokenization_matches_source(tiny_factory):
 def test_unknown_pre_tokenizer_is_refused(tmp_path):
     import json
 
+    from tiny import train_bpe
+
     from edgeprof.errors import EdgeprofError
     from edgeprof.quantize.tokenizer import load_vocab
-    from tiny import train_bpe
 
     tok = train_bpe("gpt2")
     tok.save(str(tmp_path / "tokenizer.json"))
@@ -58,9 +58,10 @@ def test_unknown_pre_tokenizer_is_refused(tmp_path):
 
 
 def test_vocab_larger_than_config_is_refused(tmp_path):
+    from tiny import train_bpe
+
     from edgeprof.errors import EdgeprofError
     from edgeprof.quantize.tokenizer import load_vocab
-    from tiny import train_bpe
 
     train_bpe("gpt2").save(str(tmp_path / "tokenizer.json"))
     with pytest.raises(EdgeprofError, match="config.json says vocab_size=10"):

@@ -54,7 +54,8 @@ class _Tensor:
     def __reduce__(self):
         a = self.storage.array
         stride = tuple(s // a.itemsize for s in a.strides)
-        return (sys.modules["torch._utils"]._rebuild_tensor_v2, (self.storage, 0, a.shape, stride, False, OrderedDict()))
+        return (sys.modules["torch._utils"]._rebuild_tensor_v2,
+                (self.storage, 0, a.shape, stride, False, OrderedDict()))
 
 
 def write_torch_zip(path: Path, tensors: dict[str, np.ndarray], extra: object = None) -> None:

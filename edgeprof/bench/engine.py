@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeprof import llamacpp
+from edgeprof.bench.cache_types import ggml_type
+from edgeprof.errors import fail
+from edgeprof.model_file import ModelFile
 
 llamacpp.preload()  # libllama before numpy: see llamacpp.preload
 
-import numpy as np  # noqa: E402
-from edgeprof.errors import fail
+import numpy as np  # noqa: E402 - must come after llamacpp.preload() above
 
 ALL_LAYERS = -1  # llama.cpp: n_gpu_layers < 0 offloads every layer
-CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "bf16": 30,
-               "iq4_nl": 20}
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,16 @@ class ContextSettings:
 class Model:
     """A loaded model; ``load_seconds`` is the wall time of llama_model_load_from_file."""
 
-    def __init__(self, path: Path, n_gpu_layers: int = 0):
+    def __init__(self, source: Path | ModelFile, n_gpu_layers: int = 0):
+        """``source``: a ModelFile (its header was checked when it was opened) or a path (checked here:
+        llama.cpp would crash on some malformed files rather than refuse them)."""
         import llama_cpp
 
         from edgeprof.gguf_check import check_loadable
 
-        check_loadable(path)  # llama.cpp would crash on some malformed files rather than refuse them
+        path = source.path if isinstance(source, ModelFile) else Path(source)
+        if not isinstance(source, ModelFile):
+            check_loadable(path)
         llamacpp.init()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
@@ -119,7 +123,7 @@ class Model:
             llama_cpp.llama_model_free(self.ptr)
             self.ptr = None
 
-    def __enter__(self) -> "Model":
+    def __enter__(self) -> Model:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -138,8 +142,8 @@ class Context:
         params.n_ubatch = settings.n_ubatch
         params.n_threads = settings.n_threads
         params.n_threads_batch = settings.n_threads
-        params.type_k = CACHE_TYPES[settings.type_k]
-        params.type_v = CACHE_TYPES[settings.type_v]
+        params.type_k = ggml_type(settings.type_k)
+        params.type_v = ggml_type(settings.type_v)
         params.no_perf = True
         params.n_seq_max = settings.n_seq_max
         params.kv_unified = settings.n_seq_max > 1  # one KV buffer: copying a sequence only retags cells
@@ -264,7 +268,7 @@ class Context:
             llama_cpp.llama_free(self.ptr)
             self.ptr = None
 
-    def __enter__(self) -> "Context":
+    def __enter__(self) -> Context:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -3,45 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from edgeprof.bench import memory
 from edgeprof.bench.engine import Context, Model
 from edgeprof.bench.measure import Deadline, measure
-from edgeprof.bench.resources import Monitor, available_samplers
+from edgeprof.bench.resources import Monitor, available_sensors
 from edgeprof.bench.resources.summary import summarize as summarize_resources
-from edgeprof.bench.resources.summary import timeline
+from edgeprof.bench.resources.summary import timeline, unmeasured_energy
 from edgeprof.bench.resources.thermal import cell_thermal, hottest_now, wait_until_cool
 from edgeprof.bench.stats import summarize as summarize_timings
-from edgeprof.bench.store import ResultStore, cell_key
 from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
 from edgeprof.bench.system import system_info
 from edgeprof.errors import EdgeprofError, fail
+from edgeprof.model_file import ModelFile
+from edgeprof.results.rows import failed_row, speed_row
+from edgeprof.results.store import ResultStore, cell_key
 
-SCHEMA = 1
 OnRow = Callable[[dict], None]
-
-
-def model_info(path: Path) -> dict:
-    """What a row records about the GGUF file (read from its header, not by loading it)."""
-    from edgeprof.gguf_header import read_gguf_header
-    from edgeprof.hashing import file_sha256
-    from edgeprof.quantize.levels import name_of_ftype
-    from edgeprof.quantize.synthetic import SYNTHETIC_KEY
-
-    header = read_gguf_header(path)
-    meta = header.metadata
-    ftype = meta.get("general.file_type")
-    return {
-        "path": str(path.resolve()), "file": path.name, "name": meta.get("general.name", path.stem),
-        "architecture": meta.get("general.architecture"), "sha256": file_sha256(path),
-        "size_bytes": header.file_size, "n_params": header.n_params,
-        "bits_per_weight": round(header.bits_per_weight, 3),
-        "level": name_of_ftype(int(ftype)) if ftype is not None else None,
-        "synthetic": bool(meta.get(SYNTHETIC_KEY, False)),
-    }
 
 
 def _cell_key(cell: Cell, info: dict, device_id: str, prompt_label: str) -> str:
@@ -77,7 +58,7 @@ class _Sweep:
     store: ResultStore
     on_row: OnRow
     system: dict
-    samplers: list
+    sensors: list
 
     def key(self, cell: Cell, info: dict) -> str:
         return _cell_key(cell, info, self.system["device_id"], self.spec.prompt_label)
@@ -88,7 +69,7 @@ class _Sweep:
 
     def fail(self, cells: list[Cell], info: dict, error: str) -> None:
         for cell in cells:
-            self.record(_failed_row(cell, info, self.system, self.key(cell, info), error))
+            self.record(failed_row("speed", self.key(cell, info), info, settings_of(cell), self.system, error))
 
 
 @dataclass
@@ -101,29 +82,28 @@ class _Loaded:
     load_resources: dict
 
 
-def run_sweep(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
-    samplers = available_samplers(list(spec.samplers) if spec.samplers is not None else None)
-    if spec.cooldown_c is not None and hottest_now(samplers) is None:
-        raise fail("no_temperature", samplers=", ".join(s.name for s in samplers) or "none")
-    sweep = _Sweep(spec, store, on_row, system_info(spec.device_name), samplers)
+def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
+    sensors = available_sensors(list(spec.sensors) if spec.sensors is not None else None)
+    if spec.cooldown_c is not None and hottest_now(sensors) is None:
+        raise fail("no_temperature", sensors=", ".join(s.name for s in sensors) or "none")
+    sweep = _Sweep(spec, store, on_row, system_info(spec.device_name), sensors)
     done = set() if spec.rerun else store.completed()
-    infos = {path: model_info(path) for path in spec.models}
-    for (path, ngl), contexts in groups(plan(spec)):
+    for (model_file, ngl), contexts in groups(plan(spec)):
         todo = []
         for settings, cells in contexts:
-            pending = [c for c in cells if sweep.key(c, infos[path]) not in done]
+            pending = [c for c in cells if sweep.key(c, model_file.info) not in done]
             for cell in cells:
                 if cell not in pending:
                     on_skip(cell)
             if pending:
                 todo.append((settings, pending))
         if todo and spec.force and not spec.in_child:
-            _run_model_in_child(sweep, path, ngl, todo, infos[path])
+            _run_model_in_child(sweep, model_file, ngl, todo)
         elif todo:
-            _run_model(sweep, path, ngl, todo, infos[path])
+            _run_model(sweep, model_file, ngl, todo)
 
 
-def _run_model_in_child(sweep: _Sweep, path: Path, ngl: int, contexts: list, info: dict) -> None:
+def _run_model_in_child(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -> None:
     """--force skips the guard, so memory may run out: then the kernel's OOM killer sends SIGKILL, or
     a failed allocation aborts llama.cpp. Either would end edgeprof itself with nothing said. So the
     model is measured in a child process (same code, same store); when it dies, the cells it did not
@@ -131,7 +111,7 @@ def _run_model_in_child(sweep: _Sweep, path: Path, ngl: int, contexts: list, inf
     import multiprocessing
 
     start = sweep.store.size()
-    spec = replace(sweep.spec, models=(path,), n_gpu_layers=(ngl,), in_child=True)
+    spec = replace(sweep.spec, models=(model_file,), n_gpu_layers=(ngl,), in_child=True)
     child = multiprocessing.get_context("spawn").Process(target=_child_sweep, args=(spec, sweep.store.folder))
     child.start()
     child.join()
@@ -140,15 +120,16 @@ def _run_model_in_child(sweep: _Sweep, path: Path, ngl: int, contexts: list, inf
         recorded.add(row.get("cell"))
         sweep.on_row(row)
     if child.exitcode != 0:
-        lost = [c for _, cells in contexts for c in cells if sweep.key(c, info) not in recorded]
-        sweep.fail(lost, info, str(fail("child_died", path=path, how=_how_it_died(child.exitcode))))
+        lost = [c for _, cells in contexts for c in cells if sweep.key(c, model_file.info) not in recorded]
+        sweep.fail(lost, model_file.info,
+                   str(fail("child_died", path=model_file.path, how=_how_it_died(child.exitcode))))
 
 
 def _child_sweep(spec: SweepSpec, folder: Path) -> None:
     from edgeprof import llamacpp
 
     llamacpp.init()
-    run_sweep(spec, ResultStore(folder), lambda row: None, lambda cell: None)
+    sweep_models(spec, ResultStore(folder), lambda row: None, lambda cell: None)
 
 
 def _how_it_died(exitcode: int) -> str:
@@ -162,9 +143,11 @@ def _how_it_died(exitcode: int) -> str:
     return f"it was killed by {name}{hints.get(name, '')}"
 
 
-def _run_model(sweep: _Sweep, path: Path, ngl: int, contexts: list, info: dict) -> None:
+def _run_model(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -> None:
+    path, info = model_file.path, model_file.info
     first = contexts[0][0]
-    est = memory.estimate(path, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v, first.flash_attn)
+    est = memory.estimate(model_file.header, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v,
+                          first.flash_attn)
     try:  # a model that will not fit is refused before loading: its cells fail, the other models go on
         memory.check_fits(path, est, gpu_offload=ngl != 0, force=sweep.spec.force)
     except EdgeprofError as exc:
@@ -173,9 +156,9 @@ def _run_model(sweep: _Sweep, path: Path, ngl: int, contexts: list, info: dict) 
     baseline = _current_rss_mb()
     _reset_peak_rss()
     try:
-        with Monitor(sweep.samplers, sweep.spec.sampler_interval) as monitor:
+        with Monitor(sweep.sensors, sweep.spec.sensor_interval) as monitor:
             monitor.mark("load")
-            model = Model(path, ngl)
+            model = Model(model_file, ngl)
     except EdgeprofError as exc:  # the model would not load: its cells fail, the sweep goes on
         sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
         return
@@ -207,10 +190,10 @@ def _prompt(model: Model, spec: SweepSpec, n_prompt: int) -> tuple[list[int] | N
 
 def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, tokenize_ms) -> None:
     spec = sweep.spec
-    cooldown = wait_until_cool(sweep.samplers, spec.cooldown_c, spec.cooldown_timeout) if spec.cooldown_c else {}
+    cooldown = wait_until_cool(sweep.sensors, spec.cooldown_c, spec.cooldown_timeout) if spec.cooldown_c else {}
     _reset_peak_rss()
     try:
-        with Monitor(sweep.samplers, spec.sampler_interval) as monitor:
+        with Monitor(sweep.sensors, spec.sensor_interval) as monitor:
             deadline = Deadline(spec.cell_timeout) if spec.cell_timeout else None
             reps = measure(ctx, cell.workload, prompt, monitor, deadline)
     except EdgeprofError as exc:  # e.g. the cell's time limit: recorded as failed, the sweep goes on
@@ -218,17 +201,15 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         return
     n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
     resources = {"load": loaded.load_resources, **summarize_resources(monitor.readings)}
-    sweep.record({
-        "schema": SCHEMA, "kind": "speed", "cell": sweep.key(cell, loaded.info), "status": "ok",
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": loaded.info,
-        "model_desc": loaded.model.description(), "model_tensor_bytes": loaded.model.size_bytes,
-        "settings": {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label},
-        "metrics": {**summarize_timings(reps, n_prompt), "tokenize_ms": tokenize_ms},
-        "load_seconds": round(loaded.model.load_seconds, 4), "resources": resources, "sampler": monitor.overhead,
-        "timeline": timeline(monitor.readings),
-        "memory": _memory(loaded, resources), "energy": _energy(resources, reps, n_prompt),
-        "thermal": {**cell_thermal(resources), **cooldown}, "system": sweep.system,
-    })
+    settings = {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label}
+    sweep.record(speed_row(
+        sweep.key(cell, loaded.info), loaded.info, settings, sweep.system,
+        model_desc=loaded.model.description(), model_tensor_bytes=loaded.model.size_bytes,
+        metrics={**summarize_timings(reps, n_prompt), "tokenize_ms": tokenize_ms},
+        load_seconds=round(loaded.model.load_seconds, 4), resources=resources, sampler=monitor.overhead,
+        timeline=timeline(monitor.readings), memory=_memory(loaded, resources),
+        energy=_energy(resources, unmeasured_energy(monitor.readings), reps, n_prompt),
+        thermal={**cell_thermal(resources), **cooldown}))
 
 
 def _current_rss_mb() -> float:
@@ -249,19 +230,20 @@ def _memory(loaded: _Loaded, resources: dict) -> dict:
             "peak_gpu_mem_used_mb": peak_vram}
 
 
-def _energy(resources: dict, reps, n_prompt: int) -> dict:
-    """Joules per token for every energy source that was read (absent sources stay absent)."""
+def _energy(resources: dict, gaps: dict[str, dict[str, str]], reps, n_prompt: int) -> dict:
+    """Joules per token for every energy source that was read; a source that could not measure a
+    phase (too short for its update period, a counter that did not move) is listed under
+    ``unmeasured`` with the reason, never written as 0."""
     tokens = sum(r.tokens_generated for r in reps)
     prompt_tokens = n_prompt * len(reps)
-    out = {}
+    out: dict = {}
+    unmeasured = {}
     for phase, per_token_of in (("decode", tokens), ("prefill", prompt_tokens)):
         for key, joules in resources.get(phase, {}).items():
             if key.endswith("_energy_j") and per_token_of:
                 out[f"{phase}_{key.removesuffix('_energy_j')}_j_per_token"] = round(joules / per_token_of, 6)
+        for key, reason in gaps.get(phase, {}).items():
+            unmeasured[f"{phase}_{key.removesuffix('_energy_j')}_j_per_token"] = reason
+    if unmeasured:
+        out["unmeasured"] = unmeasured
     return out
-
-
-def _failed_row(cell: Cell, info: dict, system: dict, key: str, error: str) -> dict:
-    return {"schema": SCHEMA, "kind": "speed", "cell": key, "status": "failed", "error": error,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": info, "settings": settings_of(cell),
-            "system": system}

@@ -5,13 +5,12 @@ the quality budget the report ranks by. Errors name the file, the line and the k
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import EdgeprofError, did_you_mean, fail
-from edgeprof.paths import data_dir
+from edgeprof.paths import all_cores, data_dir
 from edgeprof.tomlfile import check_keys, expect, load_toml, location, require
 
 ALL = "all"
@@ -106,20 +105,21 @@ def _scenario(path: Path, where: str, entry: Any) -> Scenario:
         name=str(require(path, where, entry, "name", str)),
         levels=None if levels == ALL else tuple(_levels(path, where, levels)),
         threads=_ints(path, where, entry, "threads", ()), n_gpu_layers=_ints(path, where, entry, "ngl", (0,)),
-        n_prompt=_ints(path, where, entry, "prompt_tokens", (512,)), n_gen=_ints(path, where, entry, "gen_tokens", (128,)),
+        n_prompt=_ints(path, where, entry, "prompt_tokens", (512,)),
+        n_gen=_ints(path, where, entry, "gen_tokens", (128,)),
         n_depth=_ints(path, where, entry, "depth", (0,)),
         repetitions=expect(path, where, entry, "repetitions", int) if "repetitions" in entry else 5,
         needs_gpu=needs == "gpu")
 
 
 def _levels(path: Path, where: str, levels: Any) -> list[str]:
-    from edgeprof.quantize.levels import resolve
+    from edgeprof.levels import canonical_level
 
     if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
         raise fail("toml_type", path=path, where=where, key="levels", expected='"all" or a list of levels',
                    got=type(levels).__name__)
     try:
-        return [resolve(v) for v in levels]
+        return [canonical_level(v) for v in levels]
     except Exception as exc:  # noqa: BLE001 - the level error names the level; we add file and line
         raise fail("toml_value", path=path, where=where, detail=str(exc)) from None
 
@@ -130,7 +130,7 @@ def _ints(path: Path, where: str, entry: dict, key: str, default: tuple) -> tupl
     if key not in entry:
         return default
     value = entry[key]
-    cores = len(os.sched_getaffinity(0))
+    cores = all_cores()
     if key == "threads" and value == "scale":
         return tuple(dict.fromkeys([2**i for i in range(cores.bit_length()) if 2**i < cores] + [cores]))
     values = value if isinstance(value, list) else [value]

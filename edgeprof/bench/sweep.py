@@ -8,24 +8,20 @@ made only when a context parameter changes; cells already in the store are skipp
 from __future__ import annotations
 
 import itertools
-import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from edgeprof.bench.engine import ContextSettings
 from edgeprof.bench.measure import Workload
 from edgeprof.errors import fail
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0))
+from edgeprof.paths import all_cores
 
 
 @dataclass(frozen=True)
 class SweepSpec:
     models: tuple[Path, ...] = field(metadata={"help": "GGUF files to bench"})
-    threads: tuple[int, ...] = field(default_factory=lambda: (_cores(),), metadata={"help": "CPU threads"})
+    threads: tuple[int, ...] = field(default_factory=lambda: (all_cores(),), metadata={"help": "CPU threads"})
     n_gpu_layers: tuple[int, ...] = field(default=(0,), metadata={"help": "layers offloaded to the GPU; -1 = all"})
     n_prompt: tuple[int, ...] = field(default=(512,), metadata={"help": "prompt lengths (tokens)"})
     n_gen: tuple[int, ...] = field(default=(128,), metadata={"help": "generation lengths (tokens)"})
@@ -46,10 +42,11 @@ class SweepSpec:
                                                                   "in a child process: see runner)"})
     in_child: bool = field(default=False, metadata={"help": "this is that child process: measure here"})
     rerun: bool = field(default=False, metadata={"help": "measure cells already in the store again"})
-    sampler_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
-    samplers: tuple[str, ...] | None = field(default=None, metadata={"help": "resource samplers; None = all"})
+    sensor_interval: float = field(default=0.05, metadata={"help": "resource sampling period (s)"})
+    sensors: tuple[str, ...] | None = field(default=None, metadata={"help": "resource sensors; None = all"})
     cell_timeout: float | None = field(default=None, metadata={"help": "seconds a cell may take (warmup and "
-                                                                         "repetitions) before it is recorded as failed"})
+                                                                         "repetitions) before it is recorded as "
+                                                                         "failed"})
     cooldown_c: float | None = field(default=None, metadata={"help": "before each cell, wait until the hottest "
                                                                        "sensor reads at most this many degrees C"})
     cooldown_timeout: float = field(default=600.0, metadata={"help": "longest wait for --cooldown (s)"})

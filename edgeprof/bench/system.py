@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import socket
 from functools import lru_cache
 from pathlib import Path
 
 from edgeprof import __version__
+from edgeprof.paths import all_cores
 
 
 def _read(path: str) -> str | None:
@@ -29,10 +29,10 @@ def cpu_model() -> str:
 
 
 def gpus() -> list[dict[str, str]]:
-    from edgeprof.bench.resources.nvml import NvmlSampler
+    from edgeprof.bench.resources.nvml import NvmlSensor
 
-    sampler = NvmlSampler.detect()
-    return sampler.devices() if sampler else []
+    sensor = NvmlSensor.detect()
+    return sensor.devices() if sensor else []
 
 
 def system_info(device_name: str | None = None) -> dict:
@@ -67,7 +67,7 @@ def _machine() -> dict:
         "cpu_model": cpu_model(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
         "cpu_cores_logical": psutil.cpu_count(logical=True),
-        "cpu_affinity": len(os.sched_getaffinity(0)),
+        "cpu_affinity": all_cores(),
         "ram_total_mb": round(psutil.virtual_memory().total / 2**20),
         "gpus": gpus(),
         "os": platform.platform(),

@@ -5,14 +5,14 @@ devices in one picture. A figure the results cannot support is skipped with the 
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from edgeprof.paths import slug
 from edgeprof.plot import quality_figures, resource_figures, speed_figures
-from edgeprof.plot.data import Results, device_of
 from edgeprof.plot.select import Skip
+from edgeprof.results.read import Results, device_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ FIGURES: dict[str, FigureDef] = {
     "speed_vs_quality": FigureDef(quality_figures.speed_vs_quality,
                                   "decode t/s vs KLD (or accuracy), Pareto frontier labelled by level",
                                   per_device=False),
-    "latency_vs_prompt": FigureDef(speed_figures.latency_vs_prompt, "TTFT and prefill latency vs prompt length, per level"),
+    "latency_vs_prompt": FigureDef(speed_figures.latency_vs_prompt,
+                                   "TTFT and prefill latency vs prompt length, per level"),
     "token_latency": FigureDef(speed_figures.token_latency,
                                "per-token decode latency box plot per level, and one run's latency timeline"),
     "memory": FigureDef(resource_figures.memory, "peak RSS / VRAM per level beside the memory guard's estimate"),
@@ -51,16 +52,13 @@ class Rendered:
     skipped: str | None = None  # why it was not drawn
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "device"
-
 
 def device_results(results: Results, device: str) -> Results:
     return Results(results.folders, [r for r in results.rows if device_of(r) == device])
 
 
 def render_all(results: Results, out: Path, fmt: str = "png", names: list[str] | None = None,
-               on_figure: Callable[[Rendered], None] = lambda r: None) -> list[Rendered]:
+               on_figure: Callable[[Rendered], None] | None = None) -> list[Rendered]:
     from edgeprof.plot import style
 
     out.mkdir(parents=True, exist_ok=True)
@@ -78,5 +76,6 @@ def render_all(results: Results, out: Path, fmt: str = "png", names: list[str] |
             else:
                 item = Rendered(name, style.save(fig, out / stem, fmt), spec.shows, device)
             rendered.append(item)
-            on_figure(item)
+            if on_figure:
+                on_figure(item)
     return rendered

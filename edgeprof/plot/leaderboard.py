@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgeprof.plot.data import UNQUANTIZED, Results, device_of, model_of, reference_rows, sort_levels
 from edgeprof.plot.quality import accuracy_by_file, file_key, kld_by_file
 from edgeprof.plot.select import per_series
+from edgeprof.results.read import UNQUANTIZED, Results, device_of, model_of, reference_rows, sort_levels
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeprof.plot.data import Results, level_of, model_of
+from edgeprof.results.read import Results, level_of, model_of
 
 ACCURACY_KEYS = ("acc_norm", "acc", "exact_match", "f1")  # the first one a task row has is its score
 

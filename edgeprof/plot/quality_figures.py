@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from edgeprof.plot import style
-from edgeprof.plot.data import Results, device_line, device_of, reference_rows, settings_line
 from edgeprof.plot.quality import accuracy_by_file, file_key, files, kld_by_file, pareto_front
 from edgeprof.plot.select import Skip, per_series
+from edgeprof.results.read import Results, device_line, device_of, reference_rows, settings_line
+
 
 def quality_vs_size(results: Results):
     """Left: task accuracy, right: KLD against the F16 baseline, both against file size."""
@@ -52,7 +53,8 @@ def _tasks_caption(results: Results) -> str:
     tasks = {}
     for row in results.of_kind("task"):
         metrics = row["metrics"]
-        tasks[row["task"]["name"]] = f"{row['task']['name']} (n={metrics.get('n')}, shots {row['task'].get('shots', 0)})"
+        tasks[row["task"]["name"]] = (f"{row['task']['name']} (n={metrics.get('n')}, "
+                                      f"shots {row['task'].get('shots', 0)})")
     return "; ".join(tasks.values()) or "none"
 
 
@@ -70,7 +72,8 @@ def speed_vs_quality(results: Results):
             if q is None or speed is None:
                 continue
             marker = style.MARKERS[d % len(style.MARKERS)] if len(results.devices) > 1 else None
-            ax.plot([q], [speed], markersize=7, label=series.label + (f" · {device}" if len(results.devices) > 1 else ""),
+            ax.plot([q], [speed], markersize=7,
+                    label=series.label + (f" · {device}" if len(results.devices) > 1 else ""),
                     **{**style.series_style(series, marker), "linestyle": "none"})
             points.append((q if lower_is_better else -q, speed, series.label))
         if points:
@@ -83,7 +86,8 @@ def speed_vs_quality(results: Results):
     if lower_is_better and any(v > 0 for v in quality.values()):
         ax.set_xscale("symlog", linthresh=1e-3)
     style.legend_outside(ax, "level")
-    style.caption(fig, f"device: {device_line(results, results.devices)} · {settings_line(reference_rows(results.speed))}"
+    style.caption(fig, f"device: {device_line(results, results.devices)} · "
+                       f"{settings_line(reference_rows(results.speed))}"
                        " · per level: the cell with the longest prompt · frontier: levels no other level beats on "
                        "both speed and quality")
     return fig
@@ -107,5 +111,5 @@ def _frontier(ax, points: list[tuple[float, float, str]], lower_is_better: bool,
     xs = [x if lower_is_better else -x for x, _, _ in front]
     ax.plot(xs, [y for _, y, _ in front], color="0.2", linestyle="--", linewidth=1, label=f"Pareto frontier · {device}",
             zorder=0)
-    for (x, y, level), shown_x in zip(front, xs):
+    for (_x, y, level), shown_x in zip(front, xs):
         ax.annotate(level, (shown_x, y), textcoords="offset points", xytext=(5, 5), fontsize=8, fontweight="bold")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from edgeprof.plot.data import Results, device_of, level_of, level_rank, model_of, reference_rows, settings_line
 from edgeprof.plot.document import Document, Image, Section, Table
 from edgeprof.plot.figures import Rendered
 from edgeprof.plot.leaderboard import Budget, Entry, budget_task, entries, recommendation
+from edgeprof.results.read import Results, device_of, level_of, level_rank, model_of, reference_rows, settings_line
 
 
 def _num(value, digits: int = 1, spread=None) -> str:
@@ -49,7 +49,8 @@ def _leaderboards(results: Results, boards: dict[str, list[Entry]], budget: Budg
     for device, board in boards.items():
         rows = []
         for rank, e in enumerate(board, 1):
-            rows.append((str(rank) if e.fails is None else "–", e.model, e.level + (" (synthetic)" if e.synthetic else ""),
+            rows.append((str(rank) if e.fails is None else "–", e.model,
+                         e.level + (" (synthetic)" if e.synthetic else ""),
                          _num(e.tg_tps, 1, e.tg_std), _num(e.pp_tps, 1), _num(e.ttft_ms, 1), _num(e.size_mb, 1),
                          _num(e.bits_per_weight, 2), _num(e.kld, 4), _num(e.acc, 3), e.fails or "yes"))
         ref = reference_rows([r for r in results.speed if device_of(r) == device])
@@ -83,7 +84,8 @@ def _speed_table(results: Results) -> Table:
         rows.append((device_of(r), model_of(r), level_of(r), str(s.get("n_threads")),
                      "all" if s.get("n_gpu_layers") == -1 else str(s.get("n_gpu_layers")),
                      f"pp{s.get('n_prompt')}+tg{s.get('n_gen')}", _num(m.get("pp_tps_mean"), 1, m.get("pp_tps_std")),
-                     _num(m.get("tg_tps_mean"), 1, m.get("tg_tps_std")), _num(m.get("ttft_ms_mean"), 1, m.get("ttft_ms_std")),
+                     _num(m.get("tg_tps_mean"), 1, m.get("tg_tps_std")),
+                     _num(m.get("ttft_ms_mean"), 1, m.get("ttft_ms_std")),
                      f"{_num(m.get('token_ms_p50'), 2)} / {_num(m.get('token_ms_p99'), 2)}",
                      _num(mem.get("peak_rss_mb"), 0), _num(mem.get("estimate_total_rss_mb"), 0),
                      _num(mem.get("peak_gpu_mem_used_mb"), 0)))
@@ -100,7 +102,8 @@ def _quality_tables(results: Results) -> list[Table]:
         for r in tasks:
             m, t = r["metrics"], r["task"]
             rows.append((device_of(r), model_of(r), level_of(r), t["name"], str(t.get("shots")), str(m.get("n")),
-                         _num(m.get("acc"), 3, m.get("acc_stderr")), _num(m.get("acc_norm"), 3, m.get("acc_norm_stderr")),
+                         _num(m.get("acc"), 3, m.get("acc_stderr")),
+                         _num(m.get("acc_norm"), 3, m.get("acc_norm_stderr")),
                          _num(m.get("exact_match"), 3, m.get("exact_match_stderr")), _num(m.get("f1"), 3)))
         tables.append(Table(("device", "model", "level", "task", "shots", "n", "acc", "acc_norm", "exact match", "F1"),
                             tuple(rows), "accuracy ± standard error"))
@@ -144,3 +147,11 @@ def write(doc: Document, out: Path) -> tuple[Path, Path]:
     atomic_write_text(md, to_markdown(doc, out))
     atomic_write_text(page, to_html(doc))
     return md, page
+
+
+def write_report(results: Results, out: Path, image_format: str, budget: Budget, on_figure=None) -> tuple[Path, Path]:
+    """Draw every figure into ``out/figures`` and write ``report.md`` and ``report.html`` beside them."""
+    from edgeprof.plot.figures import render_all
+
+    figures = render_all(results, out / "figures", image_format, on_figure=on_figure)
+    return write(build(results, figures, budget), out)

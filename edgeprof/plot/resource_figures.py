@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgeprof.plot import style
-from edgeprof.plot.data import Results, device_line, device_of, level_of, reference_rows, settings_line
 from edgeprof.plot.select import Skip, by_series, one_run
+from edgeprof.results.read import Results, device_line, device_of, level_of, reference_rows, settings_line
 
 # (row key under "memory", bar label, hatch): measured beside estimated, RAM then VRAM.
 MEMORY_BARS = (("peak_rss_mb", "peak RSS (measured)", ""), ("estimate_total_rss_mb", "RSS estimate", "//"),

@@ -7,7 +7,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from edgeprof.plot.data import level_of, level_rank, model_of, reference_rows, scenario_of
+from edgeprof.results.read import level_of, level_rank, model_of, reference_rows, scenario_of
 
 DEFAULT_LEVEL = "Q4_K_M"  # the level most edge deployments start from
 

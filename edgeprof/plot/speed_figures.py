@@ -4,12 +4,12 @@ devices side by side. Each takes the rows it shows and returns a matplotlib figu
 from __future__ import annotations
 
 from edgeprof.plot import style
-from edgeprof.plot.data import Results, device_of, level_of, reference_rows, settings_line, timeline_of
 from edgeprof.plot.select import Skip, by_series, median_by, one_run, per_series, sweep
+from edgeprof.results.read import Results, device_of, level_of, reference_rows, settings_line, timeline_of
 
 
 def _caption(results: Results, rows: list[dict], extra: str = "") -> str:
-    from edgeprof.plot.data import device_line
+    from edgeprof.results.read import device_line
 
     devices = list(dict.fromkeys(device_of(r) for r in rows))
     models = ", ".join(dict.fromkeys(r["model"].get("name", "?") for r in rows))
@@ -105,7 +105,7 @@ def devices(results: Results):
     levels = list(keys)
     fig, axes = style.new_figure("The same levels across devices", ncols=2)
     width = 0.8 / len(per_device)
-    for i, (device, levels_rows) in enumerate(per_device.items()):
+    for i, (_device, levels_rows) in enumerate(per_device.items()):
         for ax, metric in zip(axes, ("tg_tps_mean", "ttft_ms_mean")):
             values = [levels_rows[lv]["metrics"].get(metric) if lv in levels_rows else None for lv in levels]
             xs = np.arange(len(levels)) + (i - (len(per_device) - 1) / 2) * width

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # one per device (or model) where both appear
 LINE_STYLES = ("-", "--", ":", "-.")  # one per model
 DEVICE_HATCHES = ("", "//", "..", "xx", "\\\\", "oo")

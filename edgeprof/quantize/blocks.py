@@ -17,8 +17,8 @@ random activations stay finite in fp16 caches."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
 
 import numpy as np
 

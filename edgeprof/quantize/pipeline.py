@@ -8,16 +8,14 @@ a rerun whose source hash and level match an existing output reuses it instead o
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from edgeprof import __version__
 from edgeprof.atomic import atomic_output, atomic_write_text
-
-Reporter = Callable[[str], None]
+from edgeprof.paths import all_cores
+from edgeprof.progress import Say, quiet
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,7 @@ class ConvertOptions:
     levels: tuple[str, ...] = field(default=(), metadata={"help": "quantization levels to produce"})
     outtype: str = field(default="auto", metadata={"help": "unquantized type: f16, bf16, f32 or auto"})
     out_dir: Path = field(default=Path("models"), metadata={"help": "where the GGUF files go"})
-    threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)),
+    threads: int = field(default_factory=all_cores,
                          metadata={"help": "quantization threads (default: all cores)"})
     name: str | None = field(default=None, metadata={"help": "model name for file names"})
     revision: str | None = field(default=None, metadata={"help": "hub revision (branch, tag, commit)"})
@@ -46,21 +44,21 @@ class ConvertedFile:
     source_sha256: str
 
 
-def convert(source_text: str, options: ConvertOptions, report: Reporter = print) -> list[ConvertedFile]:
+def convert(source_text: str, options: ConvertOptions, say: Say = quiet) -> list[ConvertedFile]:
     """Run the conversion stage; returns one row per file (the unquantized one first)."""
-    from edgeprof.quantize.source import resolve_source
+    from edgeprof.quantize.source import identify_source
 
-    source = resolve_source(source_text, options.revision, options.name, options.progress, options.allow_pickle)
+    source = identify_source(source_text, options.revision, options.name, options.progress, options.allow_pickle)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     if source.kind == "gguf":
         base = _describe_existing(source.path, source_sha256=_gguf_hash(source.path))
     else:
-        base = _convert_checkpoint(source, options, report)
+        base = _convert_checkpoint(source, options, say)
     results = [base]
     for level in options.levels:
         if level == base.level:
             continue
-        results.append(_quantize_level(base, source.name, level, options, report))
+        results.append(_quantize_level(base, source.name, level, options, say))
     return results
 
 
@@ -70,7 +68,7 @@ def _gguf_hash(path: Path) -> str:
     return file_sha256(path)
 
 
-def _convert_checkpoint(source, options: ConvertOptions, report: Reporter) -> ConvertedFile:
+def _convert_checkpoint(source, options: ConvertOptions, say: Say) -> ConvertedFile:
     from tqdm import tqdm
 
     from edgeprof.hashing import files_sha256
@@ -84,7 +82,7 @@ def _convert_checkpoint(source, options: ConvertOptions, report: Reporter) -> Co
     out_type = choose_outtype(ckpt, options.outtype)
     dest = options.out_dir / f"{source.name}-{out_type}.gguf"
     source_hash = files_sha256(_source_files(ckpt))
-    if reused := _reusable(dest, source_hash, out_type, report):
+    if reused := _reusable(dest, source_hash, out_type, say):
         return reused
     vocab = load_vocab(ckpt.path, ckpt.hparam("vocab_size"))
     plan = plan_tensors(ckpt, out_type)
@@ -97,20 +95,20 @@ def _convert_checkpoint(source, options: ConvertOptions, report: Reporter) -> Co
 
 
 def _source_files(ckpt) -> list[Path]:
-    names = ["config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-             "generation_config.json", "special_tokens_map.json", "added_tokens.json"]
-    files = [ckpt.path / n for n in names if (ckpt.path / n).is_file()]
+    from edgeprof.hub import CONFIG_FILES
+
+    files = [ckpt.path / n for n in CONFIG_FILES if (ckpt.path / n).is_file()]
     return files + ckpt.weight_files
 
 
 def _quantize_level(base: ConvertedFile, name: str, level: str, options: ConvertOptions,
-                    report: Reporter) -> ConvertedFile:
+                    say: Say) -> ConvertedFile:
     from tqdm import tqdm
 
     from edgeprof.quantize.quantizer import quantize_file
 
     dest = options.out_dir / f"{name}-{level}.gguf"
-    if reused := _reusable(dest, base.source_sha256, level, report):
+    if reused := _reusable(dest, base.source_sha256, level, say):
         return reused
     started = time.perf_counter()
     with tqdm(total=None, unit="tensor", desc=f"quantize {level}", disable=not options.progress or None) as bar, \
@@ -127,7 +125,7 @@ def _record_path(gguf_path: Path) -> Path:
     return gguf_path.with_name(gguf_path.name + ".json")
 
 
-def _reusable(dest: Path, source_hash: str, level: str, report: Reporter) -> ConvertedFile | None:
+def _reusable(dest: Path, source_hash: str, level: str, say: Say) -> ConvertedFile | None:
     """The existing output if its record matches this source and level and the file is intact."""
     try:
         record = json.loads(_record_path(dest).read_text())
@@ -137,7 +135,7 @@ def _reusable(dest: Path, source_hash: str, level: str, report: Reporter) -> Con
             return None
     except (OSError, ValueError, KeyError):
         return None
-    report(f"reusing {dest} (same source {source_hash[:12]}, level {level})")
+    say(f"reusing {dest} (same source {source_hash[:12]}, level {level})")
     row = {k: record[k] for k in ConvertedFile.__dataclass_fields__ if k in record}
     return ConvertedFile(**{**row, "path": dest, "reused": True})
 
@@ -167,7 +165,7 @@ def _describe_existing(path: Path, source_sha256: str) -> ConvertedFile:
 def gguf_summary(path: Path) -> dict:
     """File type, parameter count and bits per weight (tensor data bits / parameters)."""
     from edgeprof.gguf_header import read_gguf_header
-    from edgeprof.quantize.levels import name_of_ftype
+    from edgeprof.levels import name_of_ftype
 
     header = read_gguf_header(path)
     ftype = header.metadata.get("general.file_type")

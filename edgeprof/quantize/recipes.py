@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgeprof.errors import did_you_mean, fail
+from edgeprof.errors import EdgeprofError, did_you_mean, fail
 from edgeprof.paths import data_dir
 from edgeprof.tomlfile import check_keys, load_toml, require
 
@@ -21,7 +21,7 @@ def recipe_names() -> list[str]:
 
 
 def load_recipe(name: str) -> Recipe:
-    from edgeprof.quantize.levels import resolve
+    from edgeprof.levels import canonical_level
 
     path = data_dir("quantize") / f"{name}.toml"
     if not path.is_file():
@@ -32,7 +32,7 @@ def load_recipe(name: str) -> Recipe:
     check_keys(path, "top level", data, {"description", "levels"})
     levels = require(path, "top level", data, "levels", list)
     try:
-        resolved = tuple(resolve(str(level)) for level in levels)
-    except Exception as exc:
+        resolved = tuple(canonical_level(str(level)) for level in levels)
+    except EdgeprofError as exc:
         raise fail("toml_value", path=path, where="levels", detail=str(exc)) from None
     return Recipe(name=name, levels=resolved, description=str(data.get("description", "")))

@@ -18,10 +18,11 @@ class Source:
     revision: str | None = None
 
 
-def resolve_source(text: str, revision: str | None = None, name: str | None = None,
+def identify_source(text: str, revision: str | None = None, name: str | None = None,
                    progress: bool = True, allow_pickle: bool = False) -> Source:
+    from edgeprof import hub
     from edgeprof.paths import safe_name
-    from edgeprof.quantize import demo, hub
+    from edgeprof.quantize import demo
 
     if name is not None:  # it becomes part of every output file's name
         safe_name(name, "a model name")

@@ -11,27 +11,25 @@ marked ``edgeprof.synthetic`` so no accuracy is ever measured on it."""
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from edgeprof.errors import fail
+from edgeprof.hub import CONFIG_FILES
+from edgeprof.model_file import SYNTHETIC_KEY
 from edgeprof.paths import cache_dir, data_dir
+from edgeprof.progress import Say, quiet
 
-SYNTHETIC_KEY = "edgeprof.synthetic"
 SOURCE_KEY = "edgeprof.synthetic_source"
 FORMAT = 2  # bump when the files written here change, so cached ones are rebuilt
-TOKENIZER_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer.model",
-                   "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"]
 # llama.cpp's dry-run line per tensor: "[  12/ 272] blk.1.attn_q.weight - [...], type = f16, size = ... (q5_0)"
-_DRY_LINE = re.compile(r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+-\s+\[[^\]]*\],\s+type\s*=\s*(\w+),\s+size\s*=[^(\n]*(?:\((\w+)\))?")
-Say = Callable[[str], None]
+_DRY_LINE = re.compile(r"^\[\s*\d+/\s*\d+\]\s+(\S+)\s+-\s+\[[^\]]*\],"
+                       r"\s+type\s*=\s*(\w+),\s+size\s*=[^(\n]*(?:\((\w+)\))?")
 
 
 @dataclass(frozen=True)
@@ -42,13 +40,13 @@ class ShapeSource:
 
 
 def shape_names() -> list[str]:
-    return sorted(p.stem for p in (data_dir("bench") / "shapes").glob("*.json"))
+    return sorted(p.stem for p in (data_dir("quantize") / "shapes").glob("*.json"))
 
 
-def resolve(source: str, revision: str | None = None) -> ShapeSource:
+def find_shape(source: str, revision: str | None = None) -> ShapeSource:
     """A built-in shape name, a config.json or checkpoint folder, or a hub repo id (config and
     tokenizer files only: kilobytes to a few MB)."""
-    from edgeprof.quantize import hub
+    from edgeprof import hub
 
     builtin = {n.lower(): n for n in shape_names()}
     path = Path(source)
@@ -56,19 +54,19 @@ def resolve(source: str, revision: str | None = None) -> ShapeSource:
         name = builtin[source.lower()]
         folder = cache_dir() / "shapes" / name
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(data_dir("bench") / "shapes" / f"{name}.json", folder / "config.json")
+        shutil.copyfile(data_dir("quantize") / "shapes" / f"{name}.json", folder / "config.json")
         return ShapeSource(folder, f"built-in shape {name}", name)
     if path.is_file() and path.name.endswith(".json"):
         return ShapeSource(path.parent, str(path), path.parent.name)
     if path.is_dir():
         return ShapeSource(path, str(path), path.name)
     if hub.looks_like_repo_id(source):
-        folder = hub.download(source, revision, patterns=TOKENIZER_FILES)
+        folder = hub.download(source, revision, patterns=list(CONFIG_FILES))
         return ShapeSource(folder, source, source.split("/")[-1])
     raise fail("synthetic_source", source=source, shapes=", ".join(shape_names()))
 
 
-def build(source: ShapeSource, levels: list[str], out_dir: Path | None = None, say: Say = lambda s: None,
+def build(source: ShapeSource, levels: list[str], out_dir: Path | None = None, say: Say = quiet,
           threads: int = 1) -> list[Path]:
     """One synthetic GGUF per level (cached: an existing file for the same shape is reused)."""
     from edgeprof.quantize.checkpoint import open_checkpoint
@@ -99,7 +97,7 @@ def build(source: ShapeSource, levels: list[str], out_dir: Path | None = None, s
 
 def _key(folder: Path) -> str:
     digest = hashlib.sha256(f"format {FORMAT}".encode())
-    for name in TOKENIZER_FILES:
+    for name in CONFIG_FILES:
         if (folder / name).is_file():
             digest.update(name.encode() + (folder / name).read_bytes())
     return digest.hexdigest()[:12]
@@ -127,7 +125,8 @@ def placeholder_vocab(vocab_size: int):
 
 def _byte_tokens() -> list[str]:
     """GPT-2's byte -> printable character table (the byte-level BPE alphabet)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+            + list(range(ord("®"), ord("ÿ") + 1)))
     chars, extra = {}, 0
     for b in range(256):
         if b in keep:
@@ -155,20 +154,10 @@ def _write_skeleton(ckpt, vocab, plan, path: Path, name: str) -> None:
 def tensor_types(skeleton: Path, level: str, threads: int = 1) -> dict[str, str]:
     """GGUF tensor name -> ggml type name llama.cpp would give it at ``level`` (its dry run), in the
     order llama.cpp writes them."""
-    import llama_cpp
+    from edgeprof.quantize.quantizer import llama_quantize
 
-    from edgeprof import llamacpp
-    from edgeprof.quantize.levels import ftype_of
-
-    llamacpp.init()
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.nthread = threads
-    params.ftype = ftype_of(level)
-    params.dry_run = True
     lines: list[str] = []
-    with llamacpp.listening(lines.append):
-        code = llama_cpp.llama_model_quantize(str(skeleton).encode(), str(skeleton.with_suffix(".dry")).encode(),
-                                              ctypes.byref(params))
+    code = llama_quantize(skeleton, skeleton.with_suffix(".dry"), level, threads, lines.append, dry_run=True)
     types = {m.group(1): (m.group(3) or m.group(2)).upper()
              for m in (_DRY_LINE.match(line) for line in "".join(lines).splitlines()) if m}
     if code != 0 or not types:
@@ -180,7 +169,7 @@ def _write_synthetic(ckpt, vocab, plan, types: dict[str, str], level: str, dest:
     import gguf
 
     from edgeprof.atomic import atomic_output
-    from edgeprof.quantize.levels import ftype_of
+    from edgeprof.levels import ftype_of
     from edgeprof.quantize.writer import begin_gguf, iter_chunks, write_tensors
 
     rng = np.random.default_rng(0)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import fail
+from edgeprof.hub import TOKENIZER_SIDE_FILES
 
 # gguf TokenType values (llama.cpp's llama_token_type)
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -41,15 +42,13 @@ class Vocab:
     merges: list[str]
 
 
-# Read later by gguf-py's SpecialVocab (special token ids, chat template), which raises bare JSON errors.
-SIDE_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
 
 
 def load_vocab(folder: Path, vocab_size: int) -> Vocab:
     """Read the checkpoint's tokenizer, padded to ``vocab_size`` (config.json) as llama.cpp expects."""
     from edgeprof.quantize.checkpoint import read_json
 
-    for name in SIDE_FILES:
+    for name in TOKENIZER_SIDE_FILES:  # read later by gguf-py's SpecialVocab, which raises bare JSON errors
         if (folder / name).is_file() and not isinstance(read_json(folder / name), dict):
             raise fail("bad_json", path=folder / name, detail="expected a JSON object")
     if (folder / "tokenizer.model").is_file():
@@ -121,7 +120,8 @@ def _pre_tokenizer_name(path: Path, pre: dict[str, Any] | None) -> str:
     if sig not in PRE_TOKENIZERS:
         steps = ", ".join(kind for kind, _ in sig) or "none"
         raise fail("tokenizer_unsupported", path=path,
-                   detail=f"pre-tokenizer [{steps}] (llama.cpp supports: {', '.join(sorted(set(PRE_TOKENIZERS.values())))})")
+                   detail=f"pre-tokenizer [{steps}] "
+                          f"(llama.cpp supports: {', '.join(sorted(set(PRE_TOKENIZERS.values())))})")
     return PRE_TOKENIZERS[sig]
 
 

@@ -6,13 +6,14 @@ from memory-mapped safetensors, converted chunk by chunk and written straight to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from edgeprof.errors import fail
+from edgeprof.levels import UNQUANTIZED
 from edgeprof.quantize.architectures import IGNORED_TENSOR_SUFFIXES, permute_rotary
 from edgeprof.quantize.checkpoint import Checkpoint
 from edgeprof.quantize.safetensors_file import TensorEntry, to_float32
@@ -20,7 +21,7 @@ from edgeprof.quantize.tokenizer import Vocab
 
 CHUNK_BYTES = 16 * 1024 * 1024  # float32 bytes converted at a time
 SOURCE_HASH_KEY = "edgeprof.source_sha256"
-OUTTYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16"}
+OUTTYPES = {name.lower(): name for name in UNQUANTIZED}  # --outtype spelling -> level name
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def write_gguf(ckpt: Checkpoint, vocab: Vocab, plan: list[PlannedTensor], out_ty
     """Write the whole GGUF to ``tmp_path``; the caller renames it when this returns."""
     import gguf
 
-    writer = begin_gguf(ckpt, vocab, plan, tmp_path, model_name, {"F32": 0, "F16": 1, "BF16": 32}[out_type])
+    writer = begin_gguf(ckpt, vocab, plan, tmp_path, model_name, UNQUANTIZED[out_type])
     writer.add_string(SOURCE_HASH_KEY, source_hash)
     raw = {"F32": gguf.GGMLQuantizationType.F32, "F16": gguf.GGMLQuantizationType.F16,
            "BF16": gguf.GGMLQuantizationType.BF16}

@@ -13,15 +13,15 @@ KLD; the same-top-token rate is exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from edgeprof.bench.engine import Context
-from edgeprof.errors import fail
 from edgeprof.bench.quality.loglik import log_softmax
+from edgeprof.errors import fail
 
 
 def windows(tokens: list[int], n_ctx: int, bos: int | None) -> list[list[int]]:
@@ -71,7 +71,7 @@ class BaselineLogits:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "BaselineLogits":
+    def load(cls, path: Path) -> BaselineLogits:
         with np.load(path) as data:
             tokens = data["tokens"] if "tokens" in data.files and data["tokens"].ndim == 1 else None
             return cls(data["top_ids"], data["top_logprobs"], data["target_logprob"], tokens)

@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 from edgeprof.bench.quality.perplexity import BaselineLogits, evaluate
-from edgeprof.bench.quality.run import QualityRun, key_of, open_model
+from edgeprof.bench.quality.session import QualitySession, key_of, open_model
 from edgeprof.errors import fail
+from edgeprof.model_file import ModelFile
 
 
-def corpus_text(name: str, run: QualityRun) -> tuple[str, str]:
+def corpus_text(name: str, session: QualitySession) -> tuple[str, str]:
     """(text, description) of a corpus: a text file, or a task of kind 'text' rendered and joined."""
     path = Path(name)
     if path.is_file():
@@ -23,58 +24,58 @@ def corpus_text(name: str, run: QualityRun) -> tuple[str, str]:
     task = load_task(name)
     if task.kind != "text":
         raise fail("bad_sweep", option="--ppl", detail=f"{name} is a {task.kind} task, not a text corpus")
-    data = load(task, run.spec.source, run.spec.folders.get(task.name))
+    data = load(task, session.spec.source, session.spec.folders.get(task.name))
     text = task.prompt.separator.join(context_of(task.prompt, e) for e in data.test.examples)
     return text, f"{task.name} ({data.located.description})"
 
 
-def _tokens(model, text: str, run: QualityRun) -> list[int]:
+def _tokens(model, text: str, session: QualitySession) -> list[int]:
     tokens = model.tokenize(text, add_special=True)
-    if run.spec.ppl_chunks is not None:
-        tokens = tokens[: run.spec.ppl_chunks * run.spec.ppl_ctx]
-    if len(tokens) < run.spec.ppl_ctx:
-        raise fail("corpus_too_short", what=str(model.path), n_tokens=len(tokens), n_ctx=run.spec.ppl_ctx)
+    if session.spec.ppl_chunks is not None:
+        tokens = tokens[: session.spec.ppl_chunks * session.spec.ppl_ctx]
+    if len(tokens) < session.spec.ppl_ctx:
+        raise fail("corpus_too_short", what=str(model.path), n_tokens=len(tokens), n_ctx=session.spec.ppl_ctx)
     return tokens
 
 
-def _measure(run: QualityRun, path: Path, text: str, baseline: BaselineLogits | None):
-    model, ctx = open_model(run, path, run.spec.ppl_ctx)
+def _measure(session: QualitySession, path: Path, text: str, baseline: BaselineLogits | None):
+    model, ctx = open_model(session, path, session.spec.ppl_ctx)
     with model, ctx:
-        tokens = _tokens(model, text, run)
+        tokens = _tokens(model, text, session)
         started = time.perf_counter()
-        result, record = evaluate(ctx, tokens, run.spec.ppl_ctx, model.bos(), baseline=baseline)
+        result, record = evaluate(ctx, tokens, session.spec.ppl_ctx, model.bos(), baseline=baseline)
         return result, record, time.perf_counter() - started
 
 
-def _baseline(run: QualityRun, text: str, corpus: str, infos: dict[Path, dict]) -> tuple[BaselineLogits, dict]:
+def _baseline(session: QualitySession, text: str, corpus: str,
+              infos: dict[ModelFile, dict]) -> tuple[BaselineLogits, dict]:
     """The baseline's record, from baselines/ when this file, corpus and window were done before."""
-    from edgeprof.bench.runner import model_info
-
-    path = run.spec.kld_baseline
-    info = infos.get(path) or model_info(path)
-    key = key_of(run, info, corpus=corpus, ppl_ctx=run.spec.ppl_ctx, chunks=run.spec.ppl_chunks)
-    stored = run.store.folder / "baselines" / f"{key}.npz"
+    path = session.spec.kld_baseline
+    info = path.info
+    key = key_of(session, info, corpus=corpus, ppl_ctx=session.spec.ppl_ctx, chunks=session.spec.ppl_chunks)
+    stored = session.store.folder / "baselines" / f"{key}.npz"
     if stored.is_file():
         return BaselineLogits.load(stored), info
-    _, record, _ = _measure(run, path, text, None)
+    _, record, _ = _measure(session, path, text, None)
     record.save(stored)
     return record, info
 
 
-def run_perplexity(run: QualityRun, infos: dict[Path, dict]) -> None:
-    text, corpus = corpus_text(run.spec.corpus, run)
-    baseline, base_info = _baseline(run, text, corpus, infos) if run.spec.kld_baseline else (None, None)
+def measure_perplexity(session: QualitySession, infos: dict[ModelFile, dict]) -> None:
+    text, corpus = corpus_text(session.spec.corpus, session)
+    baseline, base_info = _baseline(session, text, corpus, infos) if session.spec.kld_baseline else (None, None)
     for path, info in infos.items():
-        key = key_of(run, info, corpus=corpus, ppl_ctx=run.spec.ppl_ctx, chunks=run.spec.ppl_chunks,
+        key = key_of(session, info, corpus=corpus, ppl_ctx=session.spec.ppl_ctx, chunks=session.spec.ppl_chunks,
                      baseline=base_info["sha256"] if base_info else None)
-        if key in run.done:
+        if key in session.done:
             continue
         is_baseline = base_info is not None and info["sha256"] == base_info["sha256"]
-        result, _, seconds = _measure(run, path, text, None if is_baseline else baseline)
-        row = run.envelope("perplexity", key, info, {"ppl_ctx": run.spec.ppl_ctx, "chunks": run.spec.ppl_chunks})
+        result, _, seconds = _measure(session, path, text, None if is_baseline else baseline)
+        row = session.envelope("perplexity", key, info,
+                               {"ppl_ctx": session.spec.ppl_ctx, "chunks": session.spec.ppl_chunks})
         row["corpus"] = corpus
         row["baseline"] = {"file": base_info["file"], "sha256": base_info["sha256"], "level": base_info["level"],
                            "is_self": is_baseline} if base_info else None
         row["metrics"] = result
         row["eval"] = {"seconds": round(seconds, 3), "tokens_per_s": round(result["ppl_tokens"] / seconds, 1)}
-        run.record(row)
+        session.record(row)

@@ -1,4 +1,4 @@
-"""The sampler protocol, the registry of samplers and the background ``Monitor``."""
+"""The sensor protocol, the registry of sensors and the background ``Monitor``."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 # name -> "module:Class"; imported only when asked for, so a missing library costs nothing.
-SAMPLERS: dict[str, str] = {
-    "process": "edgeprof.bench.resources.process:ProcessSampler",
-    "nvml": "edgeprof.bench.resources.nvml:NvmlSampler",
-    "tegrastats": "edgeprof.bench.resources.tegrastats:TegrastatsSampler",
-    "rapl": "edgeprof.bench.resources.rapl:RaplSampler",
-    "raspberry_pi": "edgeprof.bench.resources.raspberry_pi:RaspberryPiSampler",
-    "thermal": "edgeprof.bench.resources.thermal:ThermalSampler",
+SENSORS: dict[str, str] = {
+    "process": "edgeprof.bench.resources.process:ProcessSensor",
+    "nvml": "edgeprof.bench.resources.nvml:NvmlSensor",
+    "tegrastats": "edgeprof.bench.resources.tegrastats:TegrastatsSensor",
+    "rapl": "edgeprof.bench.resources.rapl:RaplSensor",
+    "raspberry_pi": "edgeprof.bench.resources.raspberry_pi:RaspberryPiSensor",
+    "thermal": "edgeprof.bench.resources.thermal:ThermalSensor",
 }
 
 
-class Sampler(Protocol):
+class Sensor(Protocol):
     """One source of readings. ``sample`` returns metric -> value for this instant.
 
     Metric names carry their unit (``rss_mb``, ``gpu_power_w``, ``cpu_temp_c``). Cumulative
@@ -35,17 +35,17 @@ class Sampler(Protocol):
     def stop(self) -> None: ...
 
 
-def available_samplers(names: list[str] | None = None) -> list[Sampler]:
-    """Instantiate the samplers whose sensors exist here (all known ones when ``names`` is None)."""
+def available_sensors(names: list[str] | None = None) -> list[Sensor]:
+    """Instantiate the sensors whose sensors exist here (all known ones when ``names`` is None)."""
     found = []
-    for name in list(SAMPLERS) if names is None else names:
-        module, cls = SAMPLERS[name].split(":")
+    for name in list(SENSORS) if names is None else names:
+        module, cls = SENSORS[name].split(":")
         try:
-            sampler = getattr(importlib.import_module(module), cls).detect()
-        except Exception:  # noqa: BLE001 - a sampler that cannot even start is simply absent
+            sensor = getattr(importlib.import_module(module), cls).detect()
+        except Exception:  # noqa: BLE001 - a sensor that cannot even start is simply absent
             continue
-        if sampler is not None:
-            found.append(sampler)
+        if sensor is not None:
+            found.append(sensor)
     return found
 
 
@@ -60,12 +60,12 @@ class Monitor:
     """Background sampling with phase tags. Use as a context manager around a measurement.
 
     The timed loop only assigns ``monitor.phase`` between phases (never per token), so the
-    sampler costs the loop nothing but the CPU time of its own thread, which is measured:
+    sensor costs the loop nothing but the CPU time of its own thread, which is measured:
     ``overhead`` reports the thread's CPU seconds per sample.
     """
 
-    def __init__(self, samplers: list[Sampler], interval: float = 0.05):
-        self.samplers = samplers
+    def __init__(self, sensors: list[Sensor], interval: float = 0.05):
+        self.sensors = sensors
         self.interval = interval
         self.phase = "idle"
         self.readings: list[Reading] = []
@@ -74,9 +74,9 @@ class Monitor:
         self._cpu_seconds = 0.0
         self._t0 = 0.0
 
-    def __enter__(self) -> "Monitor":
-        for sampler in self.samplers:
-            sampler.start()
+    def __enter__(self) -> Monitor:
+        for sensor in self.sensors:
+            sensor.start()
         self._t0 = time.perf_counter()
         self._thread.start()
         return self
@@ -84,8 +84,8 @@ class Monitor:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        for sampler in self.samplers:
-            sampler.stop()
+        for sensor in self.sensors:
+            sensor.stop()
 
     def _run(self) -> None:
         cpu_start = time.thread_time()
@@ -98,9 +98,9 @@ class Monitor:
 
     def take(self) -> None:
         values: dict[str, float] = {}
-        for sampler in self.samplers:
+        for sensor in self.sensors:
             try:
-                values.update(sampler.sample())
+                values.update(sensor.sample())
             except Exception:  # noqa: BLE001 - a flaky sensor must not kill a benchmark
                 continue
         self.readings.append(Reading(time.perf_counter() - self._t0, self.phase, values))

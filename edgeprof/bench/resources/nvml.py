@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 # Clock-event reasons that mean heat or power cut the clock (not "idle" or "application clocks").
 SLOWDOWN_REASONS = ("SwPowerCap", "HwSlowdown", "SwThermalSlowdown", "HwThermalSlowdown", "HwPowerBrakeSlowdown")
 
 
-class NvmlSampler:
+class NvmlSensor:
     name = "nvml"
 
     def __init__(self, pynvml, handles):
@@ -18,7 +17,7 @@ class NvmlSampler:
             self._slowdown |= getattr(pynvml, f"nvmlClocksEventReason{reason}", 0)
 
     @classmethod
-    def detect(cls) -> "NvmlSampler | None":
+    def detect(cls) -> NvmlSensor | None:
         try:
             import pynvml
 

@@ -2,7 +2,7 @@
 
 Each ``intel-rapl:N`` zone (a package or psys) and ``intel-rapl:N:M`` subzone (core, uncore, dram)
 has a cumulative ``energy_uj`` counter that wraps at ``max_energy_range_uj``. Since Linux 5.10 the
-counter is readable by root only (CVE-2020-8694), so for most users this sampler is not available.
+counter is readable by root only (CVE-2020-8694), so for most users this sensor is not available.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def find_zones(root: str | Path = POWERCAP) -> list[_Zone]:
             for name, package, path, max_uj in found]
 
 
-class RaplSampler:
+class RaplSensor:
     name = "rapl"
 
     def __init__(self, root: str | Path = POWERCAP):
@@ -87,9 +87,9 @@ class RaplSampler:
         self._zones = find_zones(self.root)
 
     @classmethod
-    def detect(cls, root: str | Path = POWERCAP) -> "RaplSampler | None":
-        sampler = cls(root)
-        return sampler if sampler._zones else None
+    def detect(cls, root: str | Path = POWERCAP) -> RaplSensor | None:
+        sensor = cls(root)
+        return sensor if sensor._zones else None
 
     @property
     def metrics(self) -> list[str]:

@@ -107,7 +107,7 @@ def is_raspberry_pi(root: str | Path = "/") -> bool:
     return model is not None and "Raspberry Pi" in model
 
 
-class RaspberryPiSampler:
+class RaspberryPiSensor:
     name = "raspberry_pi"
 
     def __init__(self, root: str | Path = "/", run: Runner | None = None, command_interval_s: float = 1.0):
@@ -118,7 +118,7 @@ class RaspberryPiSampler:
         self._commands_at = float("-inf")
 
     @classmethod
-    def detect(cls, root: str | Path = "/", run: Runner | None = None) -> "RaspberryPiSampler | None":
+    def detect(cls, root: str | Path = "/", run: Runner | None = None) -> RaspberryPiSensor | None:
         if not is_raspberry_pi(root):
             return None
         return cls(root, run if run is not None else vcgencmd_runner())

@@ -2,7 +2,7 @@
 
 Jetsons have no NVML; ``tegrastats`` is the one tool that exists on every JetPack and prints one
 line per interval. Its format changed between releases (see ``parse_tegrastats``), so the parser
-is a pure function tested against recorded lines, and the sampler only keeps the latest line.
+is a pure function tested against recorded lines, and the sensor only keeps the latest line.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def _is_jetson(root: Path) -> bool:
     return "Jetson" in model or "NVIDIA" in model
 
 
-class TegrastatsSampler:
+class TegrastatsSensor:
     """Runs ``tegrastats --interval <ms>`` for the whole measurement; ``sample`` returns its latest line.
 
     tegrastats averages load over its own interval, so a reading is at most one interval old;
@@ -153,7 +153,7 @@ class TegrastatsSampler:
         return [*stdbuf, "tegrastats", "--interval", str(interval_ms)]
 
     @classmethod
-    def detect(cls, root: str | Path = "/", interval_ms: int = 100) -> "TegrastatsSampler | None":
+    def detect(cls, root: str | Path = "/", interval_ms: int = 100) -> TegrastatsSensor | None:
         if shutil.which("tegrastats") is None or not _is_jetson(Path(root)):
             return None
         return cls(interval_ms)

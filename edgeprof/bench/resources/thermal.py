@@ -1,6 +1,6 @@
 """Temperatures of any Linux machine (``/sys/class/thermal``), and what a cell's readings say about heat.
 
-A Raspberry Pi's zones are read by its own sampler (with the firmware's throttle flags); this one
+A Raspberry Pi's zones are read by its own sensor (with the firmware's throttle flags); this one
 covers the rest: laptops, Rockchip and Jetson boards, x86 servers. ``EDGEPROF_THERMAL_DIR`` points
 it at another folder of ``thermal_zone*`` entries (boards that expose them elsewhere).
 """
@@ -21,17 +21,17 @@ def thermal_dir() -> Path:
     return Path(os.environ.get("EDGEPROF_THERMAL_DIR", "/sys/class/thermal"))
 
 
-class ThermalSampler:
+class ThermalSensor:
     name = "thermal"
 
     def __init__(self, folder: Path):
         self.folder = folder
 
     @classmethod
-    def detect(cls) -> "ThermalSampler | None":
+    def detect(cls) -> ThermalSensor | None:
         folder = thermal_dir()
         if is_raspberry_pi() or not read_thermal_zones(folder):
-            return None  # a Pi's zones come with its own sampler; no zones, nothing to read
+            return None  # a Pi's zones come with its own sensor; no zones, nothing to read
         return cls(folder)
 
     def start(self) -> None:
@@ -50,9 +50,9 @@ def hottest(values: dict[str, float]) -> float | None:
     return max(temps) if temps else None
 
 
-def hottest_now(samplers: list) -> float | None:
-    """The highest temperature any of ``samplers`` reads at this moment."""
-    return hottest({k: v for sampler in samplers for k, v in sampler.sample().items()})
+def hottest_now(sensors: list) -> float | None:
+    """The highest temperature any of ``sensors`` reads at this moment."""
+    return hottest({k: v for sensor in sensors for k, v in sensor.sample().items()})
 
 
 def cell_thermal(resources: dict[str, dict[str, float]]) -> dict:
@@ -62,13 +62,13 @@ def cell_thermal(resources: dict[str, dict[str, float]]) -> dict:
     return {"max_temp_c": hottest(maxima), "throttled": bool(max(throttles)) if throttles else None}
 
 
-def wait_until_cool(samplers: list, limit_c: float, timeout_s: float, poll_s: float = 1.0) -> dict:
+def wait_until_cool(sensors: list, limit_c: float, timeout_s: float, poll_s: float = 1.0) -> dict:
     """Before a measurement: wait while the hottest sensor reads above ``limit_c`` (at most
     ``timeout_s``). Returns what the row records: seconds waited, temperature at the start, and
     whether the wait gave up."""
     started = time.monotonic()
     while True:
-        temp = hottest_now(samplers)
+        temp = hottest_now(sensors)
         waited = time.monotonic() - started
         if temp is None or temp <= limit_c or waited >= timeout_s:
             return {"cooldown_s": round(waited, 2), "start_temp_c": temp,

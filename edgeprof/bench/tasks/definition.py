@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeprof.bench.tasks.metrics import EXTRACTORS
+from edgeprof.bench.tasks.preprocess import PREPROCESS
 from edgeprof.errors import did_you_mean, fail
 from edgeprof.paths import data_dir
 from edgeprof.tomlfile import check_keys, expect, load_toml, require
@@ -29,7 +31,8 @@ class FieldMap:
     answer: str | None = field(default=None, metadata={"help": "path of the gold answer"})
     answer_is: str = field(default="index", metadata={"help": "how the answer is written: " + ", ".join(ANSWER_FORMS)})
     labels: str | None = field(default=None, metadata={"help": "path of the choice labels (answer_is = 'label')"})
-    group: str | None = field(default=None, metadata={"help": "path of the group (subject); '@file' = the file's name less a _test/_dev suffix"})
+    group: str | None = field(default=None, metadata={"help": "path of the group (subject); '@file' = the file's "
+                                                               "name less a _test/_dev suffix"})
     id: str | None = field(default=None, metadata={"help": "path of a stable example id"})
     skip_unless: dict[str, list] = field(default_factory=dict,
                                          metadata={"help": "keep only records whose field has one of these values"})
@@ -155,9 +158,11 @@ def _source(path: Path, name: str, table: Any) -> SourceDef:
     if len(kinds) != 1:
         raise fail("toml_value", path=path, where=where, detail=f"give exactly one of {', '.join(SOURCE_KINDS)}")
     fields = require(path, where, table, "fields", dict)
-    return SourceDef(name=name, kind=kinds[0], location=str(table[kinds[0]]), test=require(path, where, table, "test", str),
+    return SourceDef(name=name, kind=kinds[0], location=str(table[kinds[0]]),
+                     test=require(path, where, table, "test", str),
                      fields=_fields(path, f"{where}.fields", fields), dev=table.get("dev"),
-                     archive=table.get("archive"), revision=table.get("revision"), licence=str(table.get("licence", "")),
+                     archive=table.get("archive"), revision=table.get("revision"),
+                     licence=str(table.get("licence", "")),
                      columns=tuple(table["columns"]) if "columns" in table else None)
 
 
@@ -178,11 +183,10 @@ def _fields(path: Path, where: str, table: dict) -> FieldMap:
 
 def _prompt(path: Path, table: Any) -> PromptDef:
     if not isinstance(table, dict):
-        raise fail("toml_type", path=path, where="top level", key="prompt", expected="a table", got=type(table).__name__)
+        raise fail("toml_type", path=path, where="top level", key="prompt", expected="a table",
+                   got=type(table).__name__)
     check_keys(path, "prompt", table, {"context", "continuation", "description", "separator", "shot_answer",
                                        "choices", "preprocess"})
-    from edgeprof.bench.tasks.prompts import PREPROCESS
-
     pre = table.get("preprocess")
     if pre is not None and pre not in PREPROCESS:
         raise fail("toml_value", path=path, where="prompt.preprocess",
@@ -197,8 +201,6 @@ def _prompt(path: Path, table: Any) -> PromptDef:
 
 def _generate(path: Path, table: dict) -> GenerateDef:
     check_keys(path, "generate", table, {"max_tokens", "stop", "extract"})
-    from edgeprof.bench.tasks.metrics import EXTRACTORS
-
     extract = str(table.get("extract", "last_number"))
     if extract not in EXTRACTORS:
         raise fail("toml_value", path=path, where="generate.extract",

@@ -79,7 +79,8 @@ def _example(task: TaskDef, fields: FieldMap, record: dict, stem: str, number: i
     answer = "" if task.kind == "text" else _answer(fields, record, choices, task.kind)
     if answer is None:
         return None
-    group = _SPLIT_SUFFIX.sub("", stem) if fields.group == "@file" else _text(get(record, fields.group)) if fields.group else "all"
+    group = (_SPLIT_SUFFIX.sub("", stem) if fields.group == "@file"
+             else _text(get(record, fields.group)) if fields.group else "all")
     ident = _text(get(record, fields.id)) if fields.id else f"{stem}-{number}"
     return Example(id=ident, group=group.replace("_", " ").strip() or "all", text=text, choices=choices, answer=answer)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 _NUMBER = re.compile(r"-?[\d,]*\.?\d+")
 

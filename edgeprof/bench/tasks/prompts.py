@@ -9,21 +9,9 @@ KV cache the scorer keeps (see ``score.PrefixCache``).
 
 from __future__ import annotations
 
-import re
-from typing import Callable
-
 from edgeprof.bench.tasks.definition import PromptDef, TaskDef
 from edgeprof.bench.tasks.examples import LETTERS, Example
-
-
-def _hellaswag(text: str) -> str:
-    """WikiHow contexts carry markup such as '[title]' and '[step]'; lm-eval strips it the same way."""
-    text = text.strip().replace(" [title]", ". ")
-    text = re.sub(r"\[.*?\]", "", text)
-    return text.replace("  ", " ")
-
-
-PREPROCESS: dict[str, Callable[[str], str]] = {"hellaswag": _hellaswag, "strip": str.strip}
+from edgeprof.bench.tasks.preprocess import PREPROCESS
 
 
 def _clean(prompt: PromptDef, text: str) -> str:

@@ -14,9 +14,9 @@ import importlib.util
 import io
 import json
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 from edgeprof.bench.tasks.definition import SourceDef
 from edgeprof.errors import fail
@@ -59,7 +59,7 @@ def _package(task: str, source: SourceDef) -> Located:
 
 
 def _hub(source: SourceDef) -> Located:
-    from edgeprof.quantize.hub import download
+    from edgeprof.hub import download
 
     patterns = [p for p in (source.test, source.dev, source.archive) if p]
     root = download(source.location, source.revision, patterns=patterns, repo_type="dataset")
@@ -107,7 +107,8 @@ def _read(name: str, f, path: Path, columns: tuple[str, ...] | None = None) -> l
     try:
         return reader(f, columns) if suffix in (".csv", ".tsv") else reader(f)
     except (ValueError, UnicodeDecodeError, csv.Error) as exc:
-        raise fail("task_file_bad", path=path, detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise fail("task_file_bad", path=path,
+                   detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
 
 def _jsonl(f) -> list[dict]:

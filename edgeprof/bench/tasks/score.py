@@ -7,7 +7,7 @@ number with the gold one.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def _generate(ctx: Context, logprobs: np.ndarray, pos: int, max_tokens: int,
 SCORERS = {"choice": score_choice, "generate": score_generate}
 
 
-def run(ctx: Context, task: TaskDef, examples: list[Example], shot_pool: list[Example], shots: int,
+def score_examples(ctx: Context, task: TaskDef, examples: list[Example], shot_pool: list[Example], shots: int,
         same_pool: bool, on_outcome: OnOutcome) -> PrefixCache:
     """Score every example in order, calling ``on_outcome`` after each; returns the prefix cache
     (its counts say how many prompt tokens were decoded and how many reused)."""

@@ -22,6 +22,8 @@ NOT_A_TARGET = frozenset({"NVFP4"})
 
 # The unquantized output types `convert` writes itself (the rest go through llama.cpp).
 UNQUANTIZED = {"F32": 0, "F16": 1, "BF16": 32}
+# --outtype: the unquantized file type; auto keeps the source's own 16-bit type
+OUTTYPE_CHOICES = ("auto", *(name.lower() for name in ("F16", "BF16", "F32")))
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +41,7 @@ def all_levels() -> dict[str, int]:
     return dict(sorted(levels.items(), key=lambda kv: kv[1]))
 
 
-def resolve(name: str) -> str:
+def canonical_level(name: str) -> str:
     """The canonical level name for ``name`` (case-insensitive, aliases allowed), or an error."""
     upper = name.strip().upper()
     upper = ALIASES.get(upper, upper)
@@ -54,7 +56,7 @@ def resolve(name: str) -> str:
 
 def parse_list(text: str) -> list[str]:
     """'q4_k_m, Q8_0' -> ['Q4_K_M', 'Q8_0'] (order kept, duplicates dropped)."""
-    names = [resolve(part) for part in text.split(",") if part.strip()]
+    names = [canonical_level(part) for part in text.split(",") if part.strip()]
     return list(dict.fromkeys(names))
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeprof.errors import EdgeprofError, fail
+from edgeprof.levels import OUTTYPE_CHOICES
 from edgeprof.paths import safe_name
 from edgeprof.tomlfile import check_keys, expect, load_toml, location, require
-
-OUTTYPES = ("auto", "f16", "bf16", "f32")
 
 
 @dataclass(frozen=True)
@@ -79,22 +78,22 @@ def _model(path: Path, text: str, index: int, entry: Any) -> ModelSpec:
     source = expect(path, _where(text, index, "source"), entry, "source", str)
     revision = expect(path, _where(text, index, "revision"), entry, "revision", str) if "revision" in entry else None
     outtype = expect(path, _where(text, index, "outtype"), entry, "outtype", str) if "outtype" in entry else "auto"
-    if outtype not in OUTTYPES:
+    if outtype not in OUTTYPE_CHOICES:
         raise fail("toml_value", path=path, where=_where(text, index, "outtype"),
-                   detail=f"outtype must be one of {', '.join(OUTTYPES)}, got {outtype!r}")
+                   detail=f"outtype must be one of {', '.join(OUTTYPE_CHOICES)}, got {outtype!r}")
     levels, recipe = _levels(path, _where(text, index, "quant"), entry.get("quant", []))
     return ModelSpec(name, source, levels, recipe, revision, outtype)
 
 
 def _levels(path: Path, where: str, quant: Any) -> tuple[tuple[str, ...], str | None]:
-    from edgeprof.quantize.levels import resolve
+    from edgeprof.levels import canonical_level
     from edgeprof.quantize.recipes import load_recipe
 
     try:
         if isinstance(quant, str):
             return load_recipe(quant).levels, quant
         if isinstance(quant, list) and all(isinstance(q, str) for q in quant):
-            return tuple(dict.fromkeys(resolve(q) for q in quant)), None
+            return tuple(dict.fromkeys(canonical_level(q) for q in quant)), None
     except EdgeprofError as exc:
         raise fail("toml_value", path=path, where=where, detail=str(exc)) from None
     raise fail("toml_type", path=path, where=where, key="quant", expected="a recipe name or a list of levels",

@@ -11,11 +11,12 @@ from edgeprof.errors import fail
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 # What conversion reads. Pickle weights (*.bin) are deliberately absent: we never load them.
-CONVERT_FILES = [
-    "config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
-    "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-    "added_tokens.json", "README.md", "LICENSE*",
-]
+# The tokenizer (one of the first two) and the side files gguf-py's SpecialVocab reads.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+TOKENIZER_SIDE_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+# Everything but the weights that a conversion reads (and hashes, to know when to redo it).
+CONFIG_FILES = ("config.json", "generation_config.json", *TOKENIZER_FILES, *TOKENIZER_SIDE_FILES)
+CONVERT_FILES = [*CONFIG_FILES, "*.safetensors", "model.safetensors.index.json", "README.md", "LICENSE*"]
 # Only with --allow-pickle, read by the restricted reader (torch_zip), never by pickle itself.
 PICKLE_FILES = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
 
@@ -28,8 +29,8 @@ def download(repo_id: str, revision: str | None = None, patterns: list[str] | No
              repo_type: str = "model") -> Path:
     """snapshot_download of the files matching ``patterns`` (default: what conversion reads), with hub
     errors turned into one line (HF_TOKEN and HF_HUB_OFFLINE honoured)."""
-    from huggingface_hub import snapshot_download
     from huggingface_hub import errors as hub_errors
+    from huggingface_hub import snapshot_download
 
     try:
         folder = Path(snapshot_download(repo_id, revision=revision, repo_type=repo_type,
@@ -43,7 +44,8 @@ def download(repo_id: str, revision: str | None = None, patterns: list[str] | No
             raise fail("hub_offline", repo=repo_id) from None
         raise fail("hub_network", repo=repo_id, detail=str(exc).splitlines()[0]) from None
     except (hub_errors.HfHubHTTPError, OSError) as exc:
-        raise fail("hub_network", repo=repo_id, detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise fail("hub_network", repo=repo_id,
+                   detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     verify_snapshot(folder)
     return folder
 
@@ -60,8 +62,8 @@ def verify_snapshot(folder: Path) -> None:
     are converted. A blob that matched is remembered with its size and modification time, so a
     resumed run does not read gigabytes again before finding its files already converted; a blob
     written since (a repair, a damaged rewrite) is checked again."""
-    from edgeprof.bench.store import append_jsonl, read_jsonl
     from edgeprof.paths import cache_dir
+    from edgeprof.results.store import append_jsonl, read_jsonl
 
     record = cache_dir() / VERIFIED_NAME
     known = {(r.get("blob"), r.get("size"), r.get("mtime_ns")) for r in read_jsonl(record)}

@@ -6,25 +6,14 @@ import csv
 import io
 import json
 
+from edgeprof.results.rows import kind_of
+from edgeprof.text_table import aligned
+
 
 def _pm(mean, std, digits: int = 2) -> str:
     if mean is None:
         return "-"
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if std is not None else f"{mean:.{digits}f}"
-
-
-def kind_of(row: dict) -> str:
-    """speed (a timed sweep cell), task (accuracy) or perplexity; rows before kinds existed are speed."""
-    return row.get("kind", "speed")
-
-
-def of_kind(rows: list[dict], kind: str) -> list[dict]:
-    return [r for r in rows if kind_of(r) == kind]
-
-
-def _aligned(lines: list[list[str]]) -> str:
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
 
 
 def _num(value, digits: int = 3) -> str:
@@ -39,7 +28,7 @@ def task_table(rows: list[dict]) -> str:
         lines.append([model["file"], model.get("level") or "?", t["name"], str(t["shots"]), str(m["n"]),
                       _pm(m.get("acc"), m.get("acc_stderr"), 3) if "acc" in m else "-", _num(m.get("acc_norm")),
                       _num(m.get("acc_macro")), _num(headline), _num(row["eval"].get("examples_per_s"), 1)])
-    return _aligned(lines)
+    return aligned(lines)
 
 
 def ppl_table(rows: list[dict]) -> str:
@@ -51,7 +40,7 @@ def ppl_table(rows: list[dict]) -> str:
                       row["corpus"].split(" ")[0], str(m["ppl_tokens"]), _num(m["ppl"]), _num(m.get("ppl_delta")),
                       _num(m.get("kld_mean"), 4), _num(m.get("kld_median"), 4), _num(m.get("kld_p99"), 4),
                       _num(m.get("same_top_token_rate"))])
-    return _aligned(lines)
+    return aligned(lines)
 
 
 def flat(row: dict) -> dict:
@@ -103,7 +92,7 @@ def table(rows: list[dict]) -> str:
             "-" if f["peak_rss_mb"] is None else f"{f['peak_rss_mb']:.0f}",
             "-" if f["estimate_total_rss_mb"] is None else f"{f['estimate_total_rss_mb']:.0f}",
         ])
-    return _aligned(lines)
+    return aligned(lines)
 
 
 def to_json(rows: list[dict]) -> str:

@@ -4,15 +4,14 @@ done, so a rerun after a crash or Ctrl-C resumes where it stopped."""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from edgeprof.quantize.levels import UNQUANTIZED
-
-Say = Callable[[str], None]
+from edgeprof.levels import UNQUANTIZED
+from edgeprof.model_file import ModelFile, open_model_file
+from edgeprof.paths import all_cores
+from edgeprof.progress import Say
 
 
 @dataclass(frozen=True)
@@ -20,7 +19,7 @@ class RunOptions:
     models_file: Path = field(metadata={"help": "the models.toml to run"})
     device_name: str | None = field(default=None, metadata={"help": "what results call this device"})
     suite: str | None = field(default=None, metadata={"help": "a bench suite instead of the file's own"})
-    fmt: str = field(default="png", metadata={"help": "figure format: png or svg"})
+    image_format: str = field(default="png", metadata={"help": "figure format: png or svg"})
     progress: bool = field(default=True, metadata={"help": "progress bars"})
 
 
@@ -33,12 +32,13 @@ class RunOutcome:
     seconds: float = field(metadata={"help": "wall time of the whole run"})
 
 
-def run(options: RunOptions, say: Say) -> RunOutcome:
-    from edgeprof.bench.store import ResultStore
+def run_models_file(options: RunOptions, say: Say) -> RunOutcome:
+    """`edgeprof run`: every model of the file through convert, bench, evaluate; then plot and report."""
     from edgeprof.bench.suite import load_suite
     from edgeprof.bench.system import system_info
-    from edgeprof.config import load_models_file
-    from edgeprof.plot.figures import slug
+    from edgeprof.paths import slug
+    from edgeprof.results.store import ResultStore
+    from edgeprof.workflow.models_file import load_models_file
 
     started = time.perf_counter()
     models = load_models_file(options.models_file)
@@ -54,20 +54,20 @@ def run(options: RunOptions, say: Say) -> RunOutcome:
     return RunOutcome(store.folder, page, md, page.parent / "figures", time.perf_counter() - started)
 
 
-def _convert(spec, out_dir: Path, options: RunOptions, say: Say) -> dict[str, Path]:
+def _convert(spec, out_dir: Path, options: RunOptions, say: Say) -> dict[str, ModelFile]:
     from edgeprof.quantize.pipeline import ConvertOptions, convert
 
     say(f"== convert {spec.name} ({spec.source})")
     rows = convert(spec.source, ConvertOptions(levels=spec.levels, outtype=spec.outtype, out_dir=out_dir,
                                                name=spec.name, revision=spec.revision, progress=options.progress), say)
-    from edgeprof.quantize.commands import summary_table
+    from edgeprof.quantize.summary import summary_table
 
     say(summary_table(rows))
-    return {row.level: row.path for row in rows}
+    return {row.level: open_model_file(row.path) for row in rows}  # each header read once per run
 
 
-def _bench(suite, files: dict[str, Path], store, system: dict, options: RunOptions, say: Say) -> None:
-    from edgeprof.bench.commands import Tally, run_speed
+def _bench(suite, files: dict[str, ModelFile], store, system: dict, options: RunOptions, say: Say) -> None:
+    from edgeprof.bench.api import Tally, measure_speed
     from edgeprof.bench.suite import AUTO_LAYERS
     from edgeprof.bench.sweep import SweepSpec
 
@@ -82,14 +82,15 @@ def _bench(suite, files: dict[str, Path], store, system: dict, options: RunOptio
             continue
         say(f"== bench {scenario.name}: {len(paths)} file(s)")
         layers = tuple(dict.fromkeys((-1 if has_gpu else 0) if n == AUTO_LAYERS else n for n in scenario.n_gpu_layers))
-        spec = SweepSpec(models=tuple(paths), threads=scenario.threads or (len(os.sched_getaffinity(0)),),
+        spec = SweepSpec(models=tuple(paths), threads=scenario.threads or (all_cores(),),
                          n_gpu_layers=layers, n_prompt=scenario.n_prompt, n_gen=scenario.n_gen,
                          n_depth=scenario.n_depth, repetitions=scenario.repetitions, device_name=options.device_name)
-        run_speed(spec, store, Tally(), options.progress, strict=False)
+        measure_speed(spec, store, Tally(), options.progress, say, strict=False)
 
 
-def _evaluate(suite, files: dict[str, Path], store, options: RunOptions, say: Say) -> None:
-    from edgeprof.bench.quality.run import QualitySpec, run_quality
+def _evaluate(suite, files: dict[str, ModelFile], store, options: RunOptions, say: Say) -> None:
+    from edgeprof.bench.quality.evaluate import evaluate
+    from edgeprof.bench.quality.session import QualitySpec
 
     checks = suite.quality
     if checks is None or not (checks.tasks or checks.corpus):
@@ -99,8 +100,8 @@ def _evaluate(suite, files: dict[str, Path], store, options: RunOptions, say: Sa
     spec = QualitySpec(tasks=checks.tasks, limit=checks.limit, shots=checks.shots, corpus=checks.corpus,
                        ppl_ctx=checks.ppl_ctx, ppl_chunks=checks.ppl_chunks,
                        kld_baseline=baseline if checks.kld and checks.corpus else None,
-                       threads=len(os.sched_getaffinity(0)), device_name=options.device_name)
-    run_quality(spec, tuple(files.values()), store, lambda row: None, options.progress)
+                       threads=all_cores(), device_name=options.device_name)
+    evaluate(spec, tuple(files.values()), store, lambda row: None, options.progress)
 
 
 def device_folders(output_dir: Path) -> list[Path]:
@@ -120,7 +121,7 @@ def _report(output_dir: Path, suite, options: RunOptions, say: Say) -> tuple[Pat
     folders = device_folders(output_dir)
     out = output_dir / "report"
     say(f"== plot and report: {', '.join(str(f) for f in folders)}")
-    command = [sys.executable, "-m", "edgeprof", "report", "--out", str(out), "--format", options.fmt]
+    command = [sys.executable, "-m", "edgeprof", "report", "--out", str(out), "--image-format", options.image_format]
     for folder in folders:
         command += ["--results", str(folder)]
     if suite.max_kld is not None:

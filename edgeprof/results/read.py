@@ -7,9 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeprof.bench.store import STORE_NAME, read_jsonl
+from edgeprof.results.store import STORE_NAME, read_jsonl
 from edgeprof.errors import fail
-from edgeprof.quantize import levels as quant_levels
+from edgeprof.results.rows import of_kind
+from edgeprof import levels as quant_levels
 
 # Precision order of llama.cpp's levels (most precise first). It fixes each level's colour and
 # the order of every legend, so a level looks the same in every figure.
@@ -50,7 +51,7 @@ class Results:
     rows: list[dict] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[dict]:
-        return [r for r in self.rows if r.get("kind", "speed") == kind]
+        return of_kind(self.rows, kind)
 
     @property
     def speed(self) -> list[dict]:

@@ -1,0 +1,1 @@
+"""Workflows that compose the stages: `edgeprof run` (models.toml end to end)."""
