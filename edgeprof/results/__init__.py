@@ -1,0 +1,1 @@
+"""Results: the row schema, the store (JSON Lines), readers and exports that every stage shares."""
