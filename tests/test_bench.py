@@ -101,7 +101,9 @@ def test_exports(q4, tmp_path):
     bench(str(q4), "-p", "16", "-n", "4", "-r", "2", "--results", str(tmp_path),
           "--export-llama-bench", str(tmp_path / "lb.json"))
     entries = json.loads((tmp_path / "lb.json").read_text())
-    assert [(e["n_prompt"], e["n_gen"]) for e in entries] == [(16, 0), (0, 4)]
+    # decode ran after the 16-token prompt, so the tg test ran at depth 16, where llama-bench's own
+    # tg4 @ d16 runs; labelled depth 0 it was paired with llama-bench's faster empty-context tg4
+    assert [(e["n_prompt"], e["n_gen"], e["n_depth"]) for e in entries] == [(16, 0, 0), (0, 4, 16)]
     # the keys llama.cpp's compare-llama-bench.py requires, plus the figures it compares
     for field in ("cpu_info", "gpu_info", "backends", "n_gpu_layers", "n_cpu_moe", "tensor_buft_overrides",
                   "model_filename", "model_type", "n_batch", "n_ubatch", "embeddings", "cpu_mask", "cpu_strict",

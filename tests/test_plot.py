@@ -5,9 +5,11 @@ before the timeline was recorded; the files are checked to be real images."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -201,3 +203,91 @@ def test_two_models_on_one_device_are_told_apart(tmp_path):
     assert series(draw("token_latency", folder)) == len(lines) + 1
     memory = draw("memory", folder)
     assert len(memory.axes[0].get_xticklabels()) == len(lines)
+
+
+# --- figure defects (issue 15, item 7) and accuracy error bars (item 6) ------------------------
+
+def gap(box, point) -> float:
+    """Distance in pixels from a point to a text box."""
+    x, y = point
+    return float(np.hypot(max(box.x0 - x, 0, x - box.x1), max(box.y0 - y, 0, y - box.y1)))
+
+
+def level_labels(ax) -> list:
+    return [t for t in ax.texts if t.get_text() in LEVELS]
+
+
+LEVELS = {r["model"]["level"] for r in rows_of(DEMO)}
+
+
+def test_quality_vs_size_labels_never_overlap_and_both_panels_are_in_the_legend(tmp_path):
+    """Drawn and measured with matplotlib's renderer: no two level labels share a pixel, each sits
+    inside its panel and nearer its own point than any other unless a leader line joins them; the
+    legend names the accuracy line too; the caption claims only what the labels show."""
+    fig = draw("quality_vs_size", DEMO)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    acc_ax, kld_ax = fig.axes[:2]
+    for ax in (acc_ax, kld_ax):
+        labels = level_labels(ax)
+        assert sorted(t.get_text() for t in labels) == sorted(LEVELS)
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1:]), labels[i].get_text()
+            assert ax.get_window_extent(renderer).contains(a.x0, a.y0) and \
+                ax.get_window_extent(renderer).contains(a.x1, a.y1), labels[i].get_text()
+        points = [ax.transData.transform(t.xy) for t in labels]
+        for label, box, own in zip(labels, boxes, points):
+            if label.arrow_patch is None:  # no leader line: proximity alone says whose label it is
+                assert all(gap(box, own) < gap(box, p) for p in points if p is not own), label.get_text()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else \
+        [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert "SmolLM2-135M-Instruct: hellaswag acc_norm" in legend and "SmolLM2-135M-Instruct: KLD" in legend
+    caption = fig._supxlabel.get_text().replace("\n", " ")
+    assert "labelled by level" in caption
+    assert "bits per weight" not in caption  # the labels carry no bits per weight
+    assert "a smoke test, not a ranking" in caption  # 20 questions: no two levels told apart
+
+
+def test_accuracy_points_carry_their_95_percent_interval():
+    from edgeprof.plot.noise import interval95
+
+    fig = draw("quality_vs_size", DEMO)
+    bars = [seg for c in fig.axes[0].collections for seg in c.get_segments()]
+    expected = {}
+    for row in rows_of(DEMO):
+        if row["kind"] == "task":
+            m = row["metrics"]
+            expected[row["model"]["size_bytes"] / 1e6] = interval95(m["acc_norm"], m["n"])
+    drawn = {round(seg[0][0], 3): (seg[0][1], seg[1][1]) for seg in bars}
+    assert drawn.keys() == {round(x, 3) for x in expected}
+    for x, interval in expected.items():
+        assert drawn[round(x, 3)] == pytest.approx(interval)
+    assert all(high - low > 0.35 for low, high in drawn.values())  # n = 20: about ±0.2 each
+
+
+def test_latency_vs_prompt_does_not_draw_the_same_numbers_twice():
+    """TTFT and prefill latency differ by one sampling step (0.1 ms of 100-700 ms), so the second
+    panel shows prefill throughput; the caption gives the measured sampling share instead."""
+    fig = draw("latency_vs_prompt", DEMO)
+    left, right = fig.axes[:2]
+    for a, b in zip(left.get_lines(), right.get_lines()):
+        ya, yb = a.get_ydata(), b.get_ydata()
+        assert max(abs(x - y) / x for x, y in zip(ya, yb)) > 0.5, a.get_label()
+    assert "tokens/s" in right.get_ylabel()
+    rows = [r for r in rows_of(DEMO) if r.get("kind", "speed") == "speed"]
+    q8 = next(line for line in right.get_lines() if line.get_label() == "Q8_0")
+    longest = max((r for r in rows if r["model"]["level"] == "Q8_0" and r["settings"]["n_threads"] == 2),
+                  key=lambda r: r["settings"]["n_prompt"])
+    assert q8.get_ydata()[-1] == pytest.approx(longest["metrics"]["pp_tps_mean"])
+    assert re.search(r"first token's sampling \(median 0\.\d\d ms here\)", fig._supxlabel.get_text().replace("\n", " "))
+
+
+def test_a_skipped_sweep_names_the_option_that_sweeps_it(tmp_path):
+    with pytest.raises(Skip) as gpu:
+        draw("gpu_layers", DEMO)
+    assert "--ngl 0,8,all" in str(gpu.value) and "-t " not in str(gpu.value)
+    two_threads = write_rows(tmp_path / "t2", [r for r in rows_of(DEMO) if r["settings"].get("n_threads") in (2, None)])
+    with pytest.raises(Skip) as threads:
+        draw("threads", two_threads)
+    assert "-t 1,2,4" in str(threads.value) and "--ngl" not in str(threads.value)

@@ -136,3 +136,166 @@ def test_advice_says_when_the_speeds_are_within_noise():
     assert "standard deviation" not in clear
     noisy = recommendation("pi", [entry("Q4_K_M", 11.0, 1.0, 0.04), entry("Q8_0", 10.0, 1.0, 0.003)], Budget(0.05))
     assert "within one standard deviation" in noisy
+
+
+# --- accuracy noise (issue 15, item 6) ---------------------------------------------------------
+
+def demo_outcomes() -> dict[str, dict[str, int]]:
+    """level -> question id -> acc_norm, read straight from the demo's per-example files."""
+    out = {}
+    for line in (DEMO / "bench.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["kind"] == "task":
+            lines = (DEMO / row["details"]).read_text().splitlines()
+            out[row["model"]["level"]] = {o["id"]: o["acc_norm"] for o in map(json.loads, lines)}
+    return out
+
+
+def test_demo_per_example_files_reproduce_the_recorded_accuracies():
+    """The fixture's tasks/*.jsonl (rescored with the same files, sha256-identical) give back every
+    recorded acc_norm, so the paired tests below test the answers behind the recorded numbers."""
+    outcomes = demo_outcomes()
+    for line in (DEMO / "bench.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row["kind"] == "task":
+            answers = outcomes[row["model"]["level"]]
+            assert len(answers) == row["metrics"]["n"] == 20
+            assert sum(answers.values()) / len(answers) == pytest.approx(row["metrics"]["acc_norm"])
+
+
+def test_statistics_against_known_values():
+    from edgeprof.plot.noise import interval95, mcnemar_p
+
+    assert mcnemar_p(1, 3) == pytest.approx(0.625)  # 2 * (1 + 4) / 16
+    assert mcnemar_p(0, 6) == pytest.approx(0.03125)
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0
+    low, high = interval95(0.55, 20)  # Wilson, 11 of 20: 0.342-0.742 in the usual tables
+    assert (round(low, 3), round(high, 3)) == (0.342, 0.742)
+    assert interval95(0.0, 20)[0] == 0.0 and interval95(1.0, 20)[1] == 1.0
+
+
+@pytest.mark.parametrize(("worse", "better", "n"), [(0, 2, 20), (1, 3, 20), (2, 6, 100), (5, 15, 200)])
+def test_questions_needed_gives_about_80_percent_power(worse, better, n):
+    """Simulated: at the estimated question count, McNemar's exact test finds the observed gap in
+    about 80% of samples (Connor's formula is an approximation; the exact test is conservative)."""
+    import numpy as np
+
+    from edgeprof.plot.noise import mcnemar_p, paired_questions_needed
+
+    needed = paired_questions_needed(worse, better, n)
+    draws = np.random.default_rng(0).multinomial(needed, [worse / n, better / n, 1 - (worse + better) / n], 3000)
+    power = np.mean([mcnemar_p(int(a), int(b)) < 0.05 for a, b, _ in draws])
+    assert 0.7 <= power <= 0.88, (needed, power)
+    assert paired_questions_needed(2, 2, 20) is None  # no gap observed: no count would confirm one
+
+
+def test_demo_report_calls_its_accuracy_a_smoke_test(tmp_path):
+    """20 questions cannot rank the demo's levels: the report says so, with the smallest paired p
+    (computed here independently from the per-example files) and the questions that would tell the
+    clearest pair apart; every accuracy in the leaderboard carries its standard error and interval."""
+    import math
+    from itertools import combinations
+
+    outcomes = demo_outcomes()
+    ps = []
+    for a, b in combinations(outcomes.values(), 2):
+        worse, better = sum(a[q] > b[q] for q in a), sum(b[q] > a[q] for q in a)
+        k, m = min(worse, better), worse + better
+        ps.append(min(1.0, 2 * sum(math.comb(m, i) for i in range(k + 1)) / 2**m) if m else 1.0)
+    assert min(ps) >= 0.05  # the premise: nothing here is significant
+    md, _ = make_report(tmp_path, DEMO)
+    text = md.read_text()
+    summary = text[text.index("## Summary"):text.index("## Leaderboard")]
+    assert "Accuracy is a smoke test here, not a ranking" in summary
+    assert f"smallest p = {min(ps):.2g} over {len(ps)} pairs" in summary
+    assert re.search(r"would take about \d+ questions to confirm", summary)
+    board = text[text.index("## Leaderboard"):text.index("## Figures")]
+    cells = re.findall(r"\| (\d\.\d{3}) ± (\d\.\d{3}) \[(\d\.\d\d), (\d\.\d\d)\] \|", board)
+    assert len(cells) == len(outcomes)
+    for value, _, low, high in cells:
+        assert float(low) < float(value) < float(high)
+
+
+def test_advice_never_calls_a_level_more_accurate_inside_the_noise():
+    """With a looser KLD budget the fastest level is Q3_K_M, whose 0.650 against Q8_0's 0.550 is
+    3 questions against 1 of 20: the advice says 'the same accuracy within the noise', not +0.100."""
+    results = load_results([DEMO])
+    device = results.devices[0]
+    budget = Budget(max_kld=0.2)
+    board = entries(results, device, budget)
+    assert board[0].level == "Q3_K_M" and board[0].acc - next(e.acc for e in board if e.level == "Q8_0") > 0.09
+    text = recommendation(device, board, budget)
+    assert "+0.100" not in text and "accuracy" not in text.replace("hellaswag acc_norm", "")
+    assert "the same hellaswag acc_norm within the noise (0.650 vs 0.550, McNemar exact p = 0.62" in text
+    assert "about 155 questions would tell them apart" in text  # Connor's formula, 1 vs 3 discordant of 20
+
+
+def test_advice_states_an_accuracy_loss_the_paired_test_confirms():
+    from edgeprof.plot.leaderboard import Entry
+    from edgeprof.plot.quality import Accuracy
+
+    def entry(level, tg, kld, right):  # 30 questions, the first ``right`` answered correctly
+        answers = {f"q{i}": int(i < right) for i in range(30)}
+        acc = Accuracy("hellaswag", "acc_norm", right / 30, None, 30, "m", level, answers)
+        return Entry("m", level, 100.0, 8.0, tg, 0.1, 500.0, 50.0, kld, acc.value, False, None, acc)
+
+    text = recommendation("pi", [entry("Q2_K", 20.0, 0.3, 15), entry("Q8_0", 10.0, 0.003, 25)], Budget())
+    assert "for +0.297 KLD and -0.333 hellaswag acc_norm (McNemar exact p = 0.002, 10 of 30 questions" in text
+
+
+def test_an_accuracy_budget_marks_levels_excluded_inside_the_noise():
+    results = load_results([DEMO])
+    board = entries(results, results.devices[0], Budget(min_acc=0.6, task="hellaswag"))
+    failing = {e.level: e.fails for e in board if e.fails}
+    assert failing["Q8_0"] == "accuracy 0.550 < 0.6 (95% interval 0.34–0.74 reaches it: within the noise)"
+    assert {e.level for e in board if e.fails is None} == {"Q5_K_M", "Q3_K_M"}
+
+
+def test_per_example_outcomes_are_read_from_the_row_folder_only(tmp_path):
+    from edgeprof.results.details import task_outcomes
+
+    row = next(json.loads(line) for line in (DEMO / "bench.jsonl").read_text().splitlines()
+               if json.loads(line)["kind"] == "task")
+    outcomes = task_outcomes((DEMO,), row)
+    assert len(outcomes) == 20 and all(o["id"] == q for q, o in outcomes.items())
+    assert task_outcomes((DEMO / "bench.jsonl",), row) == outcomes  # a folder given as its bench.jsonl
+    assert task_outcomes((tmp_path,), row) is None  # rows copied without their tasks/ folder
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"id": "x", "acc_norm": 1}\n')
+    (tmp_path / "results").mkdir()
+    assert task_outcomes((tmp_path / "results",), {**row, "details": "../secret.jsonl"}) is None
+    assert task_outcomes((tmp_path / "results",), {**row, "details": str(secret)}) is None
+
+
+def test_levels_told_apart_are_named_and_only_those():
+    """Enough questions and a real loss: the report names the level that differs, with its p, and
+    calls the rest within the noise (no smoke-test label)."""
+    from edgeprof.plot.noise import describe, is_smoke_test, verdicts
+    from edgeprof.plot.quality import Accuracy
+
+    def acc(level, wrong):  # 30 questions, the ones in ``wrong`` missed
+        answers = {f"q{i}": int(i not in wrong) for i in range(30)}
+        return {level: {"hellaswag": Accuracy("hellaswag", "acc_norm", sum(answers.values()) / 30, None, 30, "m",
+                                               level, answers)}}
+
+    (verdict,) = verdicts({**acc("F16", {0}), **acc("Q8_0", {1}), **acc("Q2_K", set(range(11)))})
+    assert not is_smoke_test(verdict)
+    assert describe(verdict) == (
+        "hellaswag acc_norm of m on 30 questions: Q2_K below F16 (0.633 vs 0.967, McNemar exact p = 0.002, 10 of "
+        "30 questions answered differently); the other levels are within the noise of F16; 1 of 1 pairs of the "
+        "other levels differ beyond it (McNemar's exact test on each pair's paired answers, p < 0.05).")
+
+
+def test_without_per_question_files_levels_are_compared_unpaired(tmp_path):
+    """Rows copied without their tasks/ folder: a two-proportion z test stands in, and says so."""
+    from edgeprof.plot.noise import describe, two_proportion_p, verdicts
+    from edgeprof.plot.quality import accuracy_by_file
+
+    folder = tmp_path / "rows-only"
+    folder.mkdir()
+    shutil.copy(DEMO / "bench.jsonl", folder / "bench.jsonl")
+    (verdict,) = verdicts(accuracy_by_file(load_results([folder])))
+    assert not any(c.paired for c in verdict.pairs)
+    assert two_proportion_p(0.65, 20, 0.55, 20) == pytest.approx(0.5186, abs=1e-4)  # z = 0.1 / 0.1549 = 0.6455
+    assert "two-proportion z tests, smallest p = 0.52 over 28 pairs; per-question outcomes not found" in \
+        describe(verdict)

@@ -29,20 +29,26 @@ def test_cpu_percent_over_tiny_intervals_stays_within_the_machine():
     assert max(s["cpu_percent_max"] for s in stats.values() if "cpu_percent_max" in s) <= 200
 
 
-def test_cpu_percent_of_a_busy_thread_is_about_one_core():
+def test_cpu_percent_of_a_busy_thread_agrees_with_the_process_clock():
+    """Phase means against CLOCK_PROCESS_CPUTIME_ID over the same window (an independent clock; on a
+    loaded machine the busy thread gets less than a core, and both must say so alike)."""
     sensor = ProcessSensor()
     with Monitor([sensor], interval=0.02) as monitor:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         for phase in ("prefill", "decode") * 10:  # marks every ~15 ms, as short phases do
             monitor.mark(phase)
             end = time.perf_counter() + 0.015
             while time.perf_counter() < end:
                 pass
         monitor.mark("idle")
+        expected = 100 * (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     stats = summarize(monitor.readings)
     limit = 100 * all_cores()
+    seconds = {p: stats[p]["seconds"] for p in ("prefill", "decode")}
+    mean = sum(stats[p]["cpu_percent_mean"] * s for p, s in seconds.items()) / sum(seconds.values())
+    assert mean == pytest.approx(expected, abs=25)  # 10 ms clock ticks over ~0.3 s
     for phase in ("prefill", "decode"):
         assert stats[phase]["cpu_percent_max"] <= limit
-        assert 50 <= stats[phase]["cpu_percent_mean"] <= min(limit, 160)  # one busy thread + the monitor
     values = timeline(monitor.readings)["values"]["cpu_percent"]
     assert max(v for v in values if v is not None) <= limit
 
@@ -68,22 +74,22 @@ def nvml_like(phases: list[tuple[str, float]], watts: dict[str, float], update_s
 
 
 def test_a_phase_shorter_than_the_counter_update_is_unmeasured_not_zero():
-    """GPU prefill of 10 ms beside decode of 200 ms, a counter that updates every 50 ms."""
-    phases = [("idle", 0.1)] + [("prefill", 0.01), ("decode", 0.2)] * 3 + [("idle", 0.1)]
+    """GPU prefill of 10 ms beside decode of 400 ms, a counter that updates every 50 ms."""
+    phases = [("idle", 0.3)] + [("prefill", 0.01), ("decode", 0.4), ("idle", 0.05)] * 3 + [("idle", 0.3)]
     readings = nvml_like(phases, {"idle": 60.0, "prefill": 300.0, "decode": 120.0}, update_s=0.05)
     stats, gaps = summarize(readings), unmeasured_energy(readings)
     assert "gpu_energy_j" not in stats["prefill"]
-    assert "update period (~50 ms)" in gaps["prefill"]["gpu_energy_j"]
-    # Decode stretches span four updates each: measured, within the smearing of one update at each end.
-    assert stats["decode"]["gpu_energy_j"] == pytest.approx(120.0 * 0.6, rel=0.15)
+    assert "updates every ~50 ms" in gaps["prefill"]["gpu_energy_j"]
+    # Decode stretches span eight updates each: measured, within the smearing at each end.
+    assert stats["decode"]["gpu_energy_j"] == pytest.approx(120.0 * 1.2, rel=0.1)
 
 
 @pytest.mark.parametrize("update_s", [0.02, 0.05, 0.1])
 def test_long_phases_are_measured_at_any_update_period(update_s):
-    phases = [("idle", 0.2), ("prefill", 0.3), ("decode", 1.0), ("idle", 0.2)]
+    phases = [("idle", 0.6), ("prefill", 0.6), ("decode", 1.0), ("idle", 0.6)]
     readings = nvml_like(phases, {"idle": 60.0, "prefill": 300.0, "decode": 120.0}, update_s=update_s)
     stats = summarize(readings)
-    assert stats["prefill"]["gpu_energy_j"] == pytest.approx(300.0 * 0.3, rel=0.25)
+    assert stats["prefill"]["gpu_energy_j"] == pytest.approx(300.0 * 0.6, rel=0.1)
     assert stats["decode"]["gpu_energy_j"] == pytest.approx(120.0, rel=0.1)
     assert not unmeasured_energy(readings).get("decode")
 
@@ -94,3 +100,25 @@ def test_a_counter_that_never_moves_gives_no_energy():
     stats, gaps = summarize(readings), unmeasured_energy(readings)
     assert all("rapl_package_energy_j" not in s for s in stats.values())
     assert gaps["decode"]["rapl_package_energy_j"] == "the energy counter did not advance during the cell"
+
+
+def recorded_nvml_trace() -> list[Reading]:
+    """A real sequence: NVML polled every few ms on the H200 device while llama.cpp ran 5 x (256-token
+    prefill, 128-token decode) of a 1B Q4_K_M (benchmarks/nvml_counter_trace.py; the file says more)."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "fixtures/recorded/h200-nvml-energy-trace.json").read_text())
+    return [Reading(t, phase, {"gpu_energy_j": mj / 1000, "gpu_power_w": mw / 1000})
+            for t, phase, mj, mw in data["samples"]]
+
+
+def test_a_recorded_nvml_trace_is_too_coarse_for_either_phase_and_says_so():
+    """The H200's counter moved every ~100 ms; prefills took ~10 ms and decodes ~150 ms. Split by
+    phase, the counter gave decode 309 W on average, above every power reading of the trace (at most
+    304 W): energy of the neighbouring phases smeared in. Both phases are reported unmeasured."""
+    readings = recorded_nvml_trace()
+    stats, gaps = summarize(readings), unmeasured_energy(readings)
+    for phase in ("prefill", "decode"):
+        assert "gpu_energy_j" not in stats[phase]
+        assert "updates every ~100 ms" in gaps[phase]["gpu_energy_j"]

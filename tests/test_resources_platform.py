@@ -272,9 +272,9 @@ def _trapezoid(readings, phase: str, key: str) -> float:
 def test_monitor_turns_tegrastats_power_into_energy_per_phase():
     with Monitor([RecordedTegrastats([ORIN_NANO_JP62_IDLE, ORIN_NANO_JP62])], interval=0.01) as monitor:
         monitor.mark("prefill")
-        time.sleep(0.05)
+        time.sleep(0.1)  # at least five tegrastats updates (one per reading here) per phase
         monitor.mark("decode")
-        time.sleep(0.05)
+        time.sleep(0.1)
     summary = summarize(monitor.readings)
     for phase in ("prefill", "decode"):
         stats = summary[phase]

@@ -21,6 +21,8 @@ class Workload:
     n_prompt: int = field(default=512, metadata={"help": "prompt tokens (prefill)"})
     n_gen: int = field(default=128, metadata={"help": "tokens to generate (decode steps)"})
     n_depth: int = field(default=0, metadata={"help": "tokens already in the context before the test"})
+    pg: bool = field(default=False, metadata={"help": "llama-bench's pg test: prompt and generation reported "
+                                                      "as one rate (measured as always; exports differ)"})
     repetitions: int = field(default=5, metadata={"help": "timed repetitions"})
     warmup: bool = field(default=True, metadata={"help": "one untimed run first"})
     stop_at_eog: bool = field(default=False, metadata={"help": "end generation at an end-of-generation token"})

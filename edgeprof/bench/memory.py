@@ -1,36 +1,66 @@
 """The memory guard: estimate what a model needs before loading it, refuse what will not fit.
 
-Estimate = weights (the GGUF's tensor data, split between RAM and VRAM by offloaded layers)
-+ KV cache (n_ctx x layers x K/V widths x cache type size) + a compute-buffer allowance
-(attention scores for one ubatch without flash attention, activations, logits). It is recorded
-beside the measured peak so users can see how good it is.
+RAM (growth of this process's resident memory) = weights kept on the CPU (the token embedding
+always; layers not offloaded) + their KV cache + the compute memory a bench touches (one ubatch's
+activations and attention mask; the logits of one token) + the GPU backend's own host memory.
+VRAM (this process's GPU memory) = offloaded layers (and the output layer when every layer is
+offloaded) + their KV cache + the GPU compute buffer, which llama.cpp allocates for the worst
+ubatch (logits of every token of it, attention scores when flash attention is off) + the backend's
+own overhead (CUDA context, cuBLAS workspace). The overheads are measured on each device the first
+time it offloads (``overheads.py``) and an assumed value is used, and said, until then.
+
+Measured on the H200 device (1B and 360M Q4_K_M, n_ctx 1024 and 8192, full offload; README): RAM
+and VRAM within 4% once the device's overheads are known.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeprof.errors import fail
 from edgeprof.gguf_header import GGUFHeader
 
 MB = 2**20
+_LAYER = re.compile(r"^blk\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class Overheads:
+    """What a GPU backend costs beyond the model's own buffers, and where the figures came from."""
+    gpu_mb: float = field(metadata={"help": "GPU memory of the backend itself (CUDA context, workspaces)"})
+    host_mb: float = field(metadata={"help": "host memory the backend's libraries and pinned buffers add"})
+    source: str = field(metadata={"help": "'measured on this device <date>' or 'assumed (...)'"})
 
 
 @dataclass(frozen=True)
 class Estimate:
     weights_mb: float
     kv_mb: float
-    compute_mb: float
+    compute_mb: float  # the larger of the GPU buffer and the touched CPU memory
     ram_mb: float
     vram_mb: float
+    weights_gpu_mb: float = 0.0
+    kv_gpu_mb: float = 0.0
+    compute_gpu_mb: float = 0.0
+    overheads: Overheads | None = None
 
 
-def estimate(header: GGUFHeader, n_ctx: int, n_ubatch: int, n_gpu_layers: int, type_k: str, type_v: str,
-             flash_attn: bool | None) -> Estimate:
+@dataclass(frozen=True)
+class _Shape:
+    n_layer: int
+    n_embd: int
+    n_head: int
+    n_head_kv: int
+    head_k: int
+    head_v: int
+    n_ff: int
+    n_vocab: int
+
+
+def _shape(header: GGUFHeader) -> _Shape:
     from gguf import Keys
-
-    from edgeprof.bench.cache_types import bytes_per_element
 
     meta = header.metadata
     arch = meta.get(Keys.General.ARCHITECTURE, "llama")
@@ -38,22 +68,78 @@ def estimate(header: GGUFHeader, n_ctx: int, n_ubatch: int, n_gpu_layers: int, t
     def number(key: str, default: int) -> int:
         return int(meta.get(key.format(arch=arch), default))
 
-    n_layer = number(Keys.LLM.BLOCK_COUNT, 1)
     n_embd = number(Keys.LLM.EMBEDDING_LENGTH, 0)
     n_head = number(Keys.Attention.HEAD_COUNT, 1)
-    n_head_kv = number(Keys.Attention.HEAD_COUNT_KV, n_head)
     head_k = number(Keys.Attention.KEY_LENGTH, n_embd // max(1, n_head))
-    head_v = number(Keys.Attention.VALUE_LENGTH, head_k)
-    n_ff = number(Keys.LLM.FEED_FORWARD_LENGTH, 4 * n_embd)
-    n_vocab = len(meta.get(Keys.Tokenizer.LIST, [])) or number(Keys.LLM.VOCAB_SIZE, 32000)
-    weights = header.data_bytes
-    kv = n_ctx * n_layer * n_head_kv * (head_k * bytes_per_element(type_k) + head_v * bytes_per_element(type_v))
-    scores = 0 if flash_attn else n_ubatch * n_ctx * n_head * 4
-    compute = scores + n_ubatch * (6 * n_embd + 3 * n_ff) * 4 + n_vocab * 4 * 2
-    offloaded = 1.0 if n_gpu_layers < 0 else min(n_gpu_layers, n_layer) / n_layer
-    vram = weights * offloaded + kv * offloaded + (compute if offloaded else 0)
-    ram = weights * (1 - offloaded) + kv * (1 - offloaded) + compute
-    return Estimate(weights / MB, kv / MB, compute / MB, ram / MB, vram / MB)
+    return _Shape(n_layer=max(1, number(Keys.LLM.BLOCK_COUNT, 1)), n_embd=n_embd, n_head=n_head,
+                  n_head_kv=number(Keys.Attention.HEAD_COUNT_KV, n_head), head_k=head_k,
+                  head_v=number(Keys.Attention.VALUE_LENGTH, head_k),
+                  n_ff=number(Keys.LLM.FEED_FORWARD_LENGTH, 4 * n_embd),
+                  n_vocab=len(meta.get(Keys.Tokenizer.LIST, [])) or number(Keys.LLM.VOCAB_SIZE, 32000))
+
+
+def _tensor_bytes(header: GGUFHeader) -> dict[str, int]:
+    """Bytes of each tensor's data, from gguf-py's type sizes (a type it does not know: by the
+    file's average bytes per value)."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    average = header.data_bytes / max(1, header.n_params)
+    out = {}
+    for t in header.tensors:
+        try:
+            block, block_bytes = GGML_QUANT_SIZES[GGMLQuantizationType(t.type_id)]
+            out[t.name] = t.n_elements // block * block_bytes
+        except (ValueError, KeyError):
+            out[t.name] = int(t.n_elements * average)
+    return out
+
+
+def _split_weights(header: GGUFHeader, offloaded: set[int], output_offloaded: bool) -> tuple[int, int]:
+    """(bytes on the CPU, bytes on the GPU). llama.cpp keeps the token embedding on the CPU; with
+    tied embeddings an offloaded output layer is a second copy of it on the GPU."""
+    sizes = _tensor_bytes(header)
+    cpu = gpu = 0
+    for name, size in sizes.items():
+        layer = _LAYER.match(name)
+        on_gpu = (int(layer.group(1)) in offloaded) if layer else (output_offloaded and name.startswith("output"))
+        if on_gpu:
+            gpu += size
+        else:
+            cpu += size
+    if output_offloaded and "output.weight" not in sizes:
+        gpu += sizes.get("token_embd.weight", 0)
+    return cpu, gpu
+
+
+def estimate(header: GGUFHeader, n_ctx: int, n_ubatch: int, n_gpu_layers: int, type_k: str, type_v: str,
+             flash_attn: bool | None, overheads: Overheads | None = None) -> Estimate:
+    """``overheads`` None: no GPU backend can take layers here (a CPU build, no device), so
+    ``n_gpu_layers`` is ignored, as llama.cpp ignores it."""
+    from edgeprof.bench.cache_types import bytes_per_element
+
+    s = _shape(header)
+    ngl = 0 if overheads is None else (s.n_layer + 1 if n_gpu_layers < 0 else n_gpu_layers)
+    offloaded = set(range(max(0, s.n_layer - ngl), s.n_layer))  # llama.cpp offloads the last layers
+    output_offloaded = ngl > s.n_layer
+    weights_cpu, weights_gpu = _split_weights(header, offloaded, output_offloaded)
+    kv_layer = n_ctx * s.n_head_kv * (s.head_k * bytes_per_element(type_k) + s.head_v * bytes_per_element(type_v))
+    kv_gpu = kv_layer * len(offloaded)
+    kv_cpu = kv_layer * (s.n_layer - len(offloaded))
+    scores = 0 if flash_attn in (None, True) else n_ubatch * n_ctx * s.n_head * 4  # auto: on where supported
+    # What a bench touches on the CPU: one ubatch's activations, the attention mask, one token's logits,
+    # and ~24 MB of graph, allocator and vocabulary structures (measured: 12-29 MB on two machines).
+    compute_cpu = 24 * MB + n_ubatch * s.n_embd * 16 + n_ctx * n_ubatch * 2 + s.n_vocab * 4 + scores
+    # What llama.cpp allocates on the GPU: the worst ubatch, every token's logits included.
+    # With a GPU backend present it is started, and big batches are computed there, even at --ngl 0
+    # (llama.cpp's op offload): its context, compute buffer and host share count whatever the layers.
+    gpu = overheads is not None
+    compute_gpu = (n_ubatch * s.n_vocab * 4 + n_ubatch * (6 * s.n_embd + 3 * s.n_ff) * 4 + scores) if gpu else 0
+    host = overheads.host_mb * MB if gpu else 0
+    device = overheads.gpu_mb * MB if gpu else 0
+    ram = weights_cpu + kv_cpu + compute_cpu + host
+    vram = weights_gpu + kv_gpu + compute_gpu + device
+    return Estimate((weights_cpu + weights_gpu) / MB, (kv_cpu + kv_gpu) / MB, max(compute_cpu, compute_gpu) / MB,
+                    ram / MB, vram / MB, weights_gpu / MB, kv_gpu / MB, compute_gpu / MB, overheads)
 
 
 def available() -> tuple[float, float | None]:
@@ -81,4 +167,9 @@ def check_fits(path: Path, est: Estimate, gpu_offload: bool, force: bool) -> Non
                         f"compute {est.compute_mb:.0f} MB")
     if gpu_offload and vram is not None and est.vram_mb > vram:
         raise fail("wont_fit", path=path, need=f"{est.vram_mb:.0f} MB of GPU memory", have=f"{vram:.0f} MB",
-                   what=f"weights {est.weights_mb:.0f} MB, KV cache {est.kv_mb:.0f} MB")
+                   what=f"weights {est.weights_gpu_mb:.0f} MB, KV cache {est.kv_gpu_mb:.0f} MB, "
+                        f"compute {est.compute_gpu_mb:.0f} MB, backend {_backend_mb(est):.0f} MB")
+
+
+def _backend_mb(est: Estimate) -> float:
+    return est.overheads.gpu_mb if est.overheads else 0.0

@@ -10,6 +10,7 @@ from pathlib import Path
 from edgeprof.bench import memory
 from edgeprof.bench.engine import Context, Model
 from edgeprof.bench.measure import Deadline, measure
+from edgeprof.bench.overheads import host_share_visible, overheads_for, remember
 from edgeprof.bench.resources import Monitor, available_sensors
 from edgeprof.bench.resources.summary import summarize as summarize_resources
 from edgeprof.bench.resources.summary import timeline, unmeasured_energy
@@ -59,6 +60,7 @@ class _Sweep:
     on_row: OnRow
     system: dict
     sensors: list
+    overheads: memory.Overheads | None = None  # the GPU backend's own memory; None: nothing offloads here
 
     def key(self, cell: Cell, info: dict) -> str:
         return _cell_key(cell, info, self.system["device_id"], self.spec.prompt_label)
@@ -80,13 +82,17 @@ class _Loaded:
     estimate: memory.Estimate
     baseline_rss_mb: float
     load_resources: dict
+    baseline_gpu_mb: float | None = None  # the device's used memory before this model was loaded
+    host_share_visible: bool = False  # the GPU backend started with this load (its host memory shows in RSS)
+    learned: bool = False  # the backend overheads were measured from this model's first cell
 
 
 def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
     sensors = available_sensors(list(spec.sensors) if spec.sensors is not None else None)
     if spec.cooldown_c is not None and hottest_now(sensors) is None:
         raise fail("no_temperature", sensors=", ".join(s.name for s in sensors) or "none")
-    sweep = _Sweep(spec, store, on_row, system_info(spec.device_name), sensors)
+    system = system_info(spec.device_name)
+    sweep = _Sweep(spec, store, on_row, system, sensors, overheads_for(system))
     done = set() if spec.rerun else store.completed()
     for (model_file, ngl), contexts in groups(plan(spec)):
         todo = []
@@ -147,13 +153,14 @@ def _run_model(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -
     path, info = model_file.path, model_file.info
     first = contexts[0][0]
     est = memory.estimate(model_file.header, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v,
-                          first.flash_attn)
+                          first.flash_attn, sweep.overheads)
     try:  # a model that will not fit is refused before loading: its cells fail, the other models go on
-        memory.check_fits(path, est, gpu_offload=ngl != 0, force=sweep.spec.force)
+        memory.check_fits(path, est, gpu_offload=est.vram_mb > 0, force=sweep.spec.force)
     except EdgeprofError as exc:
         sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
         return
     baseline = _current_rss_mb()
+    baseline_gpu = _gpu_used_mb(sweep.sensors)
     _reset_peak_rss()
     try:
         with Monitor(sweep.sensors, sweep.spec.sensor_interval) as monitor:
@@ -162,7 +169,8 @@ def _run_model(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -
     except EdgeprofError as exc:  # the model would not load: its cells fail, the sweep goes on
         sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
         return
-    loaded = _Loaded(model, info, est, baseline, summarize_resources(monitor.readings).get("load", {}))
+    loaded = _Loaded(model, info, est, baseline, summarize_resources(monitor.readings).get("load", {}), baseline_gpu,
+                     host_share_visible())
     with model:
         for settings, cells in contexts:
             try:
@@ -210,6 +218,29 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         timeline=timeline(monitor.readings), memory=_memory(loaded, resources),
         energy=_energy(resources, unmeasured_energy(monitor.readings), reps, n_prompt),
         thermal={**cell_thermal(resources), **cooldown}))
+    if loaded.estimate.weights_gpu_mb > 0 and not loaded.learned:  # --ngl 0: op offload blurs the residual
+        _learn_overheads(sweep, loaded, _memory(loaded, resources))
+
+
+def _learn_overheads(sweep: _Sweep, loaded: _Loaded, measured: dict) -> None:
+    """What the process holds beyond the model's own buffers, remembered for this device's guard."""
+    est = loaded.estimate
+    vram = measured["peak_gpu_proc_mem_mb"] or measured["peak_gpu_mem_above_baseline_mb"]
+    own_gpu = est.weights_gpu_mb + est.kv_gpu_mb + est.compute_gpu_mb
+    host = None
+    if loaded.host_share_visible and measured["peak_rss_mb"] is not None:
+        host_now = est.overheads.host_mb if est.overheads else 0.0
+        host = measured["peak_rss_mb"] - loaded.baseline_rss_mb - (est.ram_mb - host_now)
+    remember(sweep.system, vram - own_gpu if vram is not None else None, host)
+    loaded.learned = True
+
+
+def _gpu_used_mb(sensors: list) -> float | None:
+    """GPU 0's used memory now, from the NVML sensor when there is one."""
+    for sensor in sensors:
+        if sensor.name == "nvml":
+            return sensor.sample().get("gpu_mem_used_mb")
+    return None
 
 
 def _current_rss_mb() -> float:
@@ -222,12 +253,29 @@ def _memory(loaded: _Loaded, resources: dict) -> dict:
     """The guard's estimate beside what was measured. The process RSS also holds Python and the
     libraries (``baseline_rss_mb``, measured before loading), so compare peak with baseline + estimate."""
     est, baseline = loaded.estimate, loaded.baseline_rss_mb
-    peak_vram = max((p.get("gpu_mem_used_mb_max", 0) for p in resources.values()), default=0) or None
+
+    def peak(key: str) -> float | None:
+        return max((p[key] for p in resources.values() if key in p), default=None)
+
+    device_peak = peak("gpu_mem_used_mb_max")
+    gpu = {"peak_gpu_mem_used_mb": device_peak,  # the whole device's, CUDA contexts of every process included
+           "peak_gpu_proc_mem_mb": peak("gpu_proc_mem_used_mb_max"),  # this process's own, where NVML lists it
+           "gpu_mem_used_before_load_mb": loaded.baseline_gpu_mb,
+           "peak_gpu_mem_above_baseline_mb": (round(device_peak - loaded.baseline_gpu_mb, 1)
+                                              if device_peak is not None and loaded.baseline_gpu_mb is not None
+                                              else None)}
     return {"baseline_rss_mb": round(baseline, 1), "estimate_ram_mb": round(est.ram_mb, 1),
             "estimate_total_rss_mb": round(baseline + est.ram_mb, 1), "estimate_vram_mb": round(est.vram_mb, 1),
             "estimate_weights_mb": round(est.weights_mb, 1), "estimate_kv_mb": round(est.kv_mb, 1),
-            "estimate_compute_mb": round(est.compute_mb, 1), "peak_rss_mb": _peak_rss_mb(),
-            "peak_gpu_mem_used_mb": peak_vram}
+            "estimate_compute_mb": round(est.compute_mb, 1), "peak_rss_mb": _peak_rss_mb(), **gpu,
+            **_overhead_fields(est)}
+
+
+def _overhead_fields(est: memory.Estimate) -> dict:
+    if est.overheads is None:
+        return {}
+    return {"estimate_gpu_backend_mb": est.overheads.gpu_mb, "estimate_host_backend_mb": est.overheads.host_mb,
+            "backend_overheads": est.overheads.source}
 
 
 def _energy(resources: dict, gaps: dict[str, dict[str, str]], reps, n_prompt: int) -> dict:

@@ -26,6 +26,12 @@ class SweepSpec:
     n_prompt: tuple[int, ...] = field(default=(512,), metadata={"help": "prompt lengths (tokens)"})
     n_gen: tuple[int, ...] = field(default=(128,), metadata={"help": "generation lengths (tokens)"})
     n_depth: tuple[int, ...] = field(default=(0,), metadata={"help": "context depths before the test"})
+    tests: str = field(default="edgeprof", metadata={"help": "edgeprof: every n_prompt x n_gen x n_depth is one "
+                                                             "request (prompt, then generation from where it left "
+                                                             "off); llama-bench: llama-bench's tests (see "
+                                                             "llama_bench_tests)"})
+    n_pg: tuple[tuple[int, int], ...] = field(default=(), metadata={"help": "llama-bench's pg tests: (prompt, "
+                                                                           "generation) pairs timed as one"})
     n_batch: tuple[int, ...] = field(default=(2048,), metadata={"help": "logical batch sizes"})
     n_ubatch: tuple[int, ...] = field(default=(512,), metadata={"help": "physical batch sizes"})
     flash_attn: tuple[bool | None, ...] = field(default=(None,), metadata={"help": "flash attention (None = auto)"})
@@ -66,9 +72,9 @@ def plan(spec: SweepSpec) -> list[Cell]:
     """Cells in run order: model, then n_gpu_layers, then context settings, then workloads."""
     cells = []
     contexts = list(itertools.product(spec.threads, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.cache_type))
-    workloads = [Workload(n_prompt=p, n_gen=g, n_depth=d, repetitions=spec.repetitions, warmup=spec.warmup,
+    workloads = [Workload(n_prompt=p, n_gen=g, n_depth=d, pg=pg, repetitions=spec.repetitions, warmup=spec.warmup,
                           stop_at_eog=spec.chat, seed=spec.seed, temperature=spec.temperature)
-                 for p, g, d in itertools.product(spec.n_prompt, spec.n_gen, spec.n_depth)]
+                 for p, g, d, pg in _tests(spec)]
     n_ctx = spec.n_ctx or _round_up(max(w.n_depth + w.n_prompt + w.n_gen for w in workloads) + 8, 256)
     for model, ngl in itertools.product(spec.models, spec.n_gpu_layers):
         for threads, batch, ubatch, fa, cache in contexts:
@@ -80,6 +86,33 @@ def plan(spec: SweepSpec) -> list[Cell]:
                                n_depth=workload.n_depth, n_gen=workload.n_gen, n_ctx=n_ctx)
                 cells.append(Cell(model, ngl, settings, workload))
     return cells
+
+
+def _tests(spec: SweepSpec) -> list[tuple[int, int, int, bool]]:
+    """(n_prompt, n_gen, n_depth, pg) of every workload, in run order."""
+    if spec.tests == "llama-bench":
+        if spec.prompt_text is not None:  # a real prompt has one length; llama-bench's tests need random tokens
+            raise fail("llama_bench_prompt")
+        tests = llama_bench_tests(spec.n_prompt, spec.n_gen, spec.n_pg, spec.n_depth)
+        if not tests:
+            raise fail("llama_bench_nothing")
+        return tests
+    if spec.n_pg:
+        raise fail("pg_needs_llama_bench", pairs=" ".join(f"{p},{g}" for p, g in spec.n_pg))
+    return [(p, g, d, False) for p, g, d in itertools.product(spec.n_prompt, spec.n_gen, spec.n_depth)]
+
+
+def llama_bench_tests(n_prompt, n_gen, n_pg, n_depth) -> list[tuple[int, int, int, bool]]:
+    """llama-bench's test list for its -p, -n, -pg and -d: at each depth, a pp test per prompt length
+    (no generation), a tg test per generation length (no prompt), then a pg test per pair (prompt,
+    then generation, one rate for both). Zero lengths make no test, as in llama-bench; a pair with one
+    side 0 is the plain pp or tg test it amounts to."""
+    tests = []
+    for d in n_depth:
+        tests += [(p, 0, d, False) for p in n_prompt if p]
+        tests += [(0, g, d, False) for g in n_gen if g]
+        tests += [(p, g, d, bool(p and g)) for p, g in n_pg if p or g]
+    return tests
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -94,4 +127,7 @@ def groups(cells: list[Cell]) -> Iterator[tuple[tuple[Path, int], Iterator[tuple
 
 
 def settings_of(cell: Cell) -> dict:
-    return {"n_gpu_layers": cell.n_gpu_layers, **asdict(cell.context), **asdict(cell.workload)}
+    settings = {"n_gpu_layers": cell.n_gpu_layers, **asdict(cell.context), **asdict(cell.workload)}
+    if not settings["pg"]:  # the settings are hashed into cell keys: rows stored before pg existed keep theirs
+        del settings["pg"]
+    return settings

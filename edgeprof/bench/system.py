@@ -28,6 +28,57 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# ggml_backend_dev_type (ggml-backend.h): which devices llama-bench counts as CPUs and which as GPUs
+_CPU_TYPES, _GPU_TYPES = (0, 3), (1, 2)  # CPU, ACCEL; GPU, IGPU
+
+
+def ggml_devices() -> dict[str, str] | None:
+    """The machine as llama-bench names it in its rows: cpu_info and gpu_info are ggml's descriptions
+    of its CPU-like and GPU-like devices, backends the registered backends other than the CPU's (an
+    RPC backend only when it has devices). compare-llama-bench.py pairs rows only when these match,
+    and ggml's names differ from /proc/cpuinfo's on ARM boards ("CPU") and from NVML's on Jetsons.
+    None where the library does not export ggml's registry. llama-cpp-python binds none of these,
+    so they are called through ctypes from the libllama it loaded (which links ggml)."""
+    lib = _ggml_registry()
+    if lib is None:
+        return None
+    devices = [lib.ggml_backend_dev_get(i) for i in range(lib.ggml_backend_dev_count())]
+
+    def described(types) -> str:
+        return ", ".join(lib.ggml_backend_dev_description(d).decode(errors="replace") for d in devices
+                         if lib.ggml_backend_dev_type(d) in types)
+
+    backends = []
+    for reg in (lib.ggml_backend_reg_get(i) for i in range(lib.ggml_backend_reg_count())):
+        name = lib.ggml_backend_reg_name(reg).decode(errors="replace")
+        if name.startswith("RPC"):
+            backends += ["RPC"] if lib.ggml_backend_reg_dev_count(reg) else []
+        elif name != "CPU":
+            backends.append(name)
+    return {"cpu_info": described(_CPU_TYPES), "gpu_info": described(_GPU_TYPES),
+            "backends": ",".join(backends) or "CPU"}
+
+
+def _ggml_registry():
+    import ctypes
+
+    import llama_cpp.llama_cpp as bindings
+
+    lib = bindings._lib
+    pointer, size, text = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p
+    signatures = {"ggml_backend_dev_count": ([], size), "ggml_backend_dev_get": ([size], pointer),
+                  "ggml_backend_dev_description": ([pointer], text), "ggml_backend_dev_type": ([pointer], ctypes.c_int),
+                  "ggml_backend_reg_count": ([], size), "ggml_backend_reg_get": ([size], pointer),
+                  "ggml_backend_reg_name": ([pointer], text), "ggml_backend_reg_dev_count": ([pointer], size)}
+    try:
+        for name, (argtypes, restype) in signatures.items():
+            function = getattr(lib, name)
+            function.argtypes, function.restype = argtypes, restype
+    except AttributeError:
+        return None
+    return lib
+
+
 def gpus() -> list[dict[str, str]]:
     from edgeprof.bench.resources.nvml import NvmlSensor
 
@@ -70,6 +121,7 @@ def _machine() -> dict:
         "cpu_affinity": all_cores(),
         "ram_total_mb": round(psutil.virtual_memory().total / 2**20),
         "gpus": gpus(),
+        "ggml_devices": ggml_devices(),
         "os": platform.platform(),
         "kernel": platform.release(),
         "machine": platform.machine(),

@@ -15,6 +15,7 @@ from edgeprof.cli.options import (
     flash_list,
     int_list,
     name_list,
+    pair_list,
     say,
     sensor_list,
     task_folders,
@@ -28,6 +29,12 @@ from edgeprof.cli.options import (
 @click.option("--prompt-tokens", "-p", default="512", show_default=True, help="Prompt lengths: 64,512,2048.")
 @click.option("--gen-tokens", "-n", default="128", show_default=True, help="Generation lengths.")
 @click.option("--depth", "-d", default="0", show_default=True, help="Context depths before the test: 0,1024.")
+@click.option("--tests", type=click.Choice(["edgeprof", "llama-bench"]), default="edgeprof", show_default=True,
+              help="edgeprof: every -p x -n x -d is one request, its generation decoded from where its prompt left "
+              "off; llama-bench: llama-bench's own tests, a pp per -p, a tg per -n and a pg per -pg, at each -d.")
+@click.option("-pg", "--prompt-gen", "prompt_gen", multiple=True, metavar="PP,TG",
+              help="With --tests llama-bench: a prompt then a generation timed as one test (llama-bench's -pg); "
+              "repeatable.")
 @click.option("--batch", "-b", default="2048", show_default=True, help="Logical batch sizes.")
 @click.option("--ubatch", "-ub", default="512", show_default=True, help="Physical batch sizes.")
 @click.option("--flash-attn", "-fa", default="auto", show_default=True, help="on, off, auto, or a list.")
@@ -55,6 +62,8 @@ from edgeprof.cli.options import (
               show_default=True, help="How the rows are printed (llama-bench's -o).")
 @click.option("--export-llama-bench", type=CheckedPath("output"),
               help="Also write the results in llama-bench's JSON schema.")
+@click.option("--export-build", metavar="NAME", default="edgeprof", show_default=True,
+              help="The build_commit the llama-bench export records: compare-llama-bench.py's -b/-c pick files by it.")
 @click.option("--interval", type=click.FloatRange(min=0.005), default=0.05, show_default=True,
               help="Resource sensor reading period in seconds.")
 @click.option("--sensors", default="all", show_default=True,
@@ -85,9 +94,9 @@ from edgeprof.cli.options import (
 @click.option("--list-tasks", is_flag=True, help="List the tasks and their data sources, then exit.")
 @NO_PROGRESS_OPTION
 @VERBOSE_OPTION
-def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch, flash_attn, cache_type, ctx,
-          repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name, force,
-          cell_timeout, cooldown, output_format, export_llama_bench, interval,
+def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_gen, batch, ubatch, flash_attn,
+          cache_type, ctx, repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name,
+          force, cell_timeout, cooldown, output_format, export_llama_bench, export_build, interval,
           sensors, tasks, limit, shots, task_source, task_data, task_ctx, corpus, ppl_ctx, ppl_chunks, kld_baseline,
           synthetic, quant, revision, no_speed, list_tasks, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
@@ -99,6 +108,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
     edgeprof bench models/SmolLM2-135M-Instruct-Q4_K_M.gguf
     edgeprof bench models/*.gguf -t 1,2,4 -p 64,512 -n 128 --ngl 0,all
     edgeprof bench model.gguf --prompt-file prompt.txt --chat -n 256
+    edgeprof bench model.gguf --tests llama-bench -p 512 -n 128 -pg 512,128 -d 0,4096 --export-llama-bench ep.json
     edgeprof bench models/*.gguf --tasks mmlu_cloze,hellaswag --limit 200 --no-speed
     edgeprof bench models/*.gguf --ppl gsm8k_text --kld-baseline models/SmolLM2-135M-Instruct-F16.gguf
     edgeprof bench --synthetic meta-llama/Llama-3.2-3B --quant Q4_K_M,Q3_K_M --ctx 4096   # before downloading
@@ -132,7 +142,8 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
         threads=int_list("--threads", threads) if threads else (all_cores(),),
         n_gpu_layers=int_list("--ngl", ngl, allow_all=True),
         n_prompt=int_list("--prompt-tokens", prompt_tokens), n_gen=int_list("--gen-tokens", gen_tokens),
-        n_depth=int_list("--depth", depth), n_batch=int_list("--batch", batch), n_ubatch=int_list("--ubatch", ubatch),
+        n_depth=int_list("--depth", depth), tests=tests, n_pg=pair_list(prompt_gen),
+        n_batch=int_list("--batch", batch), n_ubatch=int_list("--ubatch", ubatch),
         flash_attn=flash_list(flash_attn), cache_type=choice_list("--cache-type", cache_type, CACHE_TYPES),
         n_ctx=ctx, repetitions=repetitions, warmup=not no_warmup,
         prompt_text=prompt_file.read_text(encoding="utf-8") if prompt_file else None,
@@ -149,7 +160,8 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, batch, ubatch,
             ppl_chunks=ppl_chunks, kld_baseline=reuse_or_open(kld_baseline, spec.models) if kld_baseline else None,
             threads=spec.threads[0], n_gpu_layers=spec.n_gpu_layers[0], flash_attn=bool(spec.flash_attn[0]),
             rerun=rerun, device_name=device_name)
-    _bench_and_print(spec, quality, results, output_format, export_llama_bench, not no_progress, not no_speed)
+    export = (export_llama_bench, export_build) if export_llama_bench else None
+    _bench_and_print(spec, quality, results, output_format, export, not no_progress, not no_speed)
 
 
 def _synthetic_files(source: str, quant: str, revision: str | None) -> tuple[Path, ...]:
@@ -161,8 +173,9 @@ def _synthetic_files(source: str, quant: str, revision: str | None) -> tuple[Pat
     return tuple(synthetic.build(shape, parse_list(quant), say=say))
 
 
-def _bench_and_print(spec, quality, results: Path, output_format: str, export_llama_bench: Path | None,
+def _bench_and_print(spec, quality, results: Path, output_format: str, export_llama_bench: tuple[Path, str] | None,
                      progress: bool, speed: bool) -> None:
+    """``export_llama_bench``: (file, build name) to write llama-bench's JSON to, or None."""
     from edgeprof.bench.api import Tally, bench
     from edgeprof.results.store import ResultStore
 
@@ -182,8 +195,9 @@ def _bench_and_print(spec, quality, results: Path, output_format: str, export_ll
         from edgeprof.results import export
         from edgeprof.results.rows import of_kind
 
-        atomic_write_text(export_llama_bench, json.dumps(export.to_llama_bench(of_kind(shown, "speed")), indent=1))
-        say(f"llama-bench JSON written to {export_llama_bench}")
+        path, build = export_llama_bench
+        atomic_write_text(path, json.dumps(export.to_llama_bench(of_kind(shown, "speed"), build), indent=1))
+        say(f"llama-bench JSON written to {path}")
     say(f"results: {store.path}")
 
 

@@ -51,6 +51,17 @@ def int_list(option: str, text: str, allow_all: bool = False) -> tuple[int, ...]
     return tuple(dict.fromkeys(values))
 
 
+def pair_list(values: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """-pg 512,128 (repeatable, as llama-bench's -pg) -> ((512, 128),)."""
+    pairs = []
+    for value in values:
+        parts = value.split(",")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise fail("bad_pg", value=value)
+        pairs.append((int(parts[0]), int(parts[1])))
+    return tuple(dict.fromkeys(pairs))
+
+
 def flash_list(text: str) -> tuple[bool | None, ...]:
     choices = {"on": True, "1": True, "off": False, "0": False, "auto": None}
     try:

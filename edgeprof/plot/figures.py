@@ -24,13 +24,14 @@ class FigureDef:
 
 FIGURES: dict[str, FigureDef] = {
     "quality_vs_size": FigureDef(quality_figures.quality_vs_size,
-                                 "accuracy and KLD vs file size, one line per model, points labelled by level",
+                                 "accuracy (95% intervals) and KLD vs file size, one line per model, points labelled "
+                                 "by level",
                                  per_device=False),
     "speed_vs_quality": FigureDef(quality_figures.speed_vs_quality,
                                   "decode t/s vs KLD (or accuracy), Pareto frontier labelled by level",
                                   per_device=False),
     "latency_vs_prompt": FigureDef(speed_figures.latency_vs_prompt,
-                                   "TTFT and prefill latency vs prompt length, per level"),
+                                   "TTFT and prefill throughput vs prompt length, per level"),
     "token_latency": FigureDef(speed_figures.token_latency,
                                "per-token decode latency box plot per level, and one run's latency timeline"),
     "memory": FigureDef(resource_figures.memory, "peak RSS / VRAM per level beside the memory guard's estimate"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgeprof.plot.quality import accuracy_by_file, file_key, kld_by_file
+from edgeprof.plot.noise import Comparison, compare, interval95
+from edgeprof.plot.quality import Accuracy, accuracy_by_file, file_key, kld_by_file
 from edgeprof.plot.select import per_series
 from edgeprof.results.read import UNQUANTIZED, Results, device_of, model_of, reference_rows, sort_levels
 
@@ -43,6 +44,7 @@ class Entry:
     acc: float | None
     synthetic: bool
     fails: str | None  # why the level is outside the budget; None = qualifies
+    accuracy: Accuracy | None = None  # acc with its standard error and per-question outcomes
 
 
 def budget_task(results: Results, budget: Budget) -> str | None:
@@ -60,15 +62,15 @@ def entries(results: Results, device: str, budget: Budget) -> list[Entry]:
         for series, row in per_series(rows).items():
             level, key, m = series.level, file_key(row), row["metrics"]
             kld = klds.get(key, {}).get("kld_mean")
-            acc = accs.get(key, {}).get(task).value if task and task in accs.get(key, {}) else None
+            acc = accs.get(key, {}).get(task) if task else None
             desc = row["model"]
             out.append(Entry(model, level, desc["size_bytes"] / 1e6, desc.get("bits_per_weight"), m.get("tg_tps_mean"),
-                             m.get("tg_tps_std"), m.get("pp_tps_mean"), m.get("ttft_ms_mean"), kld, acc,
-                             bool(desc.get("synthetic")), _fails(kld, acc, budget)))
+                             m.get("tg_tps_std"), m.get("pp_tps_mean"), m.get("ttft_ms_mean"), kld,
+                             acc.value if acc else None, bool(desc.get("synthetic")), _fails(kld, acc, budget), acc))
     return sorted(out, key=lambda e: (e.fails is not None, -(e.tg_tps or 0)))
 
 
-def _fails(kld: float | None, acc: float | None, budget: Budget) -> str | None:
+def _fails(kld: float | None, acc: Accuracy | None, budget: Budget) -> str | None:
     if budget.max_kld is not None:
         if kld is None:
             return "KLD not measured"
@@ -77,9 +79,17 @@ def _fails(kld: float | None, acc: float | None, budget: Budget) -> str | None:
     if budget.min_acc is not None:
         if acc is None:
             return "accuracy not measured"
-        if acc < budget.min_acc:
-            return f"accuracy {acc:.3f} < {budget.min_acc:g}"
+        if acc.value < budget.min_acc:
+            return f"accuracy {acc.value:.3f} < {budget.min_acc:g}{_near(acc, budget.min_acc)}"
     return None
+
+
+def _near(acc: Accuracy, limit: float) -> str:
+    """A level below the accuracy limit by less than the noise is excluded by the rule, not by evidence."""
+    interval = interval95(acc.value, acc.n)
+    if interval and interval[1] >= limit:
+        return f" (95% interval {interval[0]:.2f}–{interval[1]:.2f} reaches it: within the noise)"
+    return ""
 
 
 def recommendation(device: str, ranked: list[Entry], budget: Budget) -> str:
@@ -118,7 +128,16 @@ def _cost(best: Entry, reference: Entry) -> str:
     parts = []
     if best.kld is not None and reference.kld is not None:
         parts.append(f"{best.kld - reference.kld:+.3f} KLD")
-    if best.acc is not None and reference.acc is not None:
-        parts.append(f"{best.acc - reference.acc:+.3f} accuracy")
+    if best.accuracy is not None and reference.accuracy is not None:
+        parts.append(_accuracy_cost(compare(reference.accuracy, best.accuracy)))
     return f" for {' and '.join(parts)}" if parts else " (no quality measured to compare)"
+
+
+def _accuracy_cost(c: Comparison) -> str:
+    """The accuracy difference, called a difference only when the paired test says so."""
+    what = f"{c.other.task} {c.other.metric}"
+    if c.significant:
+        return f"{c.delta:+.3f} {what} ({c.evidence()})"
+    return (f"the same {what} within the noise ({c.other.value:.3f} vs {c.base.value:.3f}, {c.evidence()}"
+            f"{f'; about {c.needed} questions would tell them apart' if c.needed else ''})")
 

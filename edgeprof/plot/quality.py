@@ -3,8 +3,9 @@ file's sha256 (quality belongs to the file, wherever it was measured)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from edgeprof.results.details import task_outcomes
 from edgeprof.results.read import Results, level_of, model_of
 
 ACCURACY_KEYS = ("acc_norm", "acc", "exact_match", "f1")  # the first one a task row has is its score
@@ -17,6 +18,10 @@ class Accuracy:
     value: float
     stderr: float | None
     n: int | None
+    model: str = ""
+    level: str = ""
+    # question id -> 0/1 on ``metric``; None where the row's per-example file was not found
+    outcomes: dict[str, int] | None = field(default=None, compare=False, repr=False)
 
 
 def file_key(row: dict) -> str:
@@ -36,19 +41,21 @@ def kld_by_file(results: Results) -> dict[str, dict]:
     return out
 
 
-def accuracy_of(row: dict) -> Accuracy | None:
+def accuracy_of(row: dict, outcomes: dict[str, dict] | None = None) -> Accuracy | None:
     metrics = row.get("metrics", {})
     for key in ACCURACY_KEYS:
         if metrics.get(key) is not None:
-            return Accuracy(row["task"]["name"], key, metrics[key], metrics.get(f"{key}_stderr"), metrics.get("n"))
+            per_question = {q: int(o[key]) for q, o in outcomes.items() if key in o} if outcomes else None
+            return Accuracy(row["task"]["name"], key, metrics[key], metrics.get(f"{key}_stderr"), metrics.get("n"),
+                            model_of(row), level_of(row), per_question or None)
     return None
 
 
 def accuracy_by_file(results: Results) -> dict[str, dict[str, Accuracy]]:
-    """sha256 -> task name -> score."""
+    """sha256 -> task name -> score, with the per-question outcomes the paired tests need."""
     out: dict[str, dict[str, Accuracy]] = {}
     for row in results.of_kind("task"):
-        acc = accuracy_of(row)
+        acc = accuracy_of(row, task_outcomes(results.folders, row))
         if acc is not None:
             out.setdefault(file_key(row), {})[acc.task] = acc
     return out

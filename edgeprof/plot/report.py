@@ -9,6 +9,8 @@ from pathlib import Path
 from edgeprof.plot.document import Document, Image, Section, Table
 from edgeprof.plot.figures import Rendered
 from edgeprof.plot.leaderboard import Budget, Entry, budget_task, entries, recommendation
+from edgeprof.plot.noise import describe, interval95, verdicts
+from edgeprof.plot.quality import accuracy_by_file
 from edgeprof.results.read import Results, device_of, level_of, level_rank, model_of, reference_rows, settings_line
 
 
@@ -19,6 +21,13 @@ def _num(value, digits: int = 1, spread=None) -> str:
     return f"{text} ± {spread:.{digits}f}" if spread is not None else text
 
 
+def _acc(value, stderr, n) -> str:
+    """An accuracy with its standard error and 95% interval: at 20 questions the interval is ±0.2."""
+    interval = interval95(value, n) if value is not None else None
+    text = _num(value, 3, stderr)
+    return f"{text} [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else text
+
+
 def build(results: Results, figures: list[Rendered], budget: Budget) -> Document:
     doc = Document("edgeprof report")
     task = budget_task(results, budget)
@@ -27,6 +36,7 @@ def build(results: Results, figures: list[Rendered], budget: Budget) -> Document
                                   f"rows, {len(results.devices)} device(s), generated "
                                   f"{time.strftime('%Y-%m-%d %H:%M')} by edgeprof."])
     summary.blocks += [recommendation(d, board, budget) for d, board in boards.items() if board]
+    summary.blocks += [describe(v) for v in verdicts(accuracy_by_file(results))]
     doc.sections.append(summary)
     doc.sections.append(_leaderboards(results, boards, budget, task))
     doc.sections.append(_figures(figures))
@@ -41,7 +51,9 @@ DEFINITIONS = ("prefill = time to decode the prompt; TTFT = prefill + sampling t
                "values are the mean ± sample standard deviation over the repetitions (llama-bench's method); "
                "KLD = mean KL divergence of each level's next-token distribution from the unquantized file's "
                "(top-32 + rest), per token, on the same corpus; accuracy is the fraction of questions "
-               "answered right with its standard error. Missing sensors are shown as –, never as 0.")
+               "answered right with its standard error and Wilson 95% interval; two levels are called different "
+               "only when McNemar's exact test on the questions one got right and the other wrong gives p < 0.05. "
+               "Missing sensors are shown as –, never as 0.")
 
 
 def _leaderboards(results: Results, boards: dict[str, list[Entry]], budget: Budget, task: str | None) -> Section:
@@ -52,11 +64,14 @@ def _leaderboards(results: Results, boards: dict[str, list[Entry]], budget: Budg
             rows.append((str(rank) if e.fails is None else "–", e.model,
                          e.level + (" (synthetic)" if e.synthetic else ""),
                          _num(e.tg_tps, 1, e.tg_std), _num(e.pp_tps, 1), _num(e.ttft_ms, 1), _num(e.size_mb, 1),
-                         _num(e.bits_per_weight, 2), _num(e.kld, 4), _num(e.acc, 3), e.fails or "yes"))
+                         _num(e.bits_per_weight, 2), _num(e.kld, 4),
+                         _acc(e.acc, *((e.accuracy.stderr, e.accuracy.n) if e.accuracy else (None, None))),
+                         e.fails or "yes"))
         ref = reference_rows([r for r in results.speed if device_of(r) == device])
         section.blocks.append(Section(device, [Table(
             ("rank", "model", "level", "decode t/s", "prefill t/s", "TTFT ms", "size MB", "bits/w", "KLD",
-             f"{task or 'accuracy'}", "within budget"), tuple(rows), f"settings: {settings_line(ref)}")]))
+             f"{task or 'accuracy'}", "within budget"), tuple(rows),
+            f"settings: {settings_line(ref)}; accuracy ± standard error [95% interval]")]))
     return section
 
 
@@ -94,6 +109,9 @@ def _speed_table(results: Results) -> Table:
                  "every speed cell recorded; mean ± standard deviation over repetitions")
 
 
+ACC_COLUMNS = ("acc", "acc_norm", "exact_match")
+
+
 def _quality_tables(results: Results) -> list[Table]:
     tables = []
     tasks = results.of_kind("task")
@@ -102,11 +120,11 @@ def _quality_tables(results: Results) -> list[Table]:
         for r in tasks:
             m, t = r["metrics"], r["task"]
             rows.append((device_of(r), model_of(r), level_of(r), t["name"], str(t.get("shots")), str(m.get("n")),
-                         _num(m.get("acc"), 3, m.get("acc_stderr")),
-                         _num(m.get("acc_norm"), 3, m.get("acc_norm_stderr")),
-                         _num(m.get("exact_match"), 3, m.get("exact_match_stderr")), _num(m.get("f1"), 3)))
+                         *(_acc(m.get(k), m.get(f"{k}_stderr"), m.get("n")) for k in ACC_COLUMNS),
+                         _num(m.get("f1"), 3)))
         tables.append(Table(("device", "model", "level", "task", "shots", "n", "acc", "acc_norm", "exact match", "F1"),
-                            tuple(rows), "accuracy ± standard error"))
+                            tuple(rows), "accuracy ± standard error [Wilson 95% interval]; whether two levels "
+                                         "differ is settled by the paired test in the summary"))
     ppl = results.of_kind("perplexity")
     if ppl:
         rows = []

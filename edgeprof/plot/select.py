@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from edgeprof.results.read import level_of, level_rank, model_of, reference_rows, scenario_of
 
 DEFAULT_LEVEL = "Q4_K_M"  # the level most edge deployments start from
+SWEEP_HINTS = {"n_threads": " (e.g. bench -t 1,2,4)", "n_gpu_layers": " (e.g. bench --ngl 0,8,all on a machine with a "
+               "GPU and a GPU build of llama.cpp)"}  # the option that sweeps each setting, no other
 
 
 class Skip(Exception):
@@ -79,7 +81,7 @@ def sweep(rows: list[dict], key: str) -> list[dict]:
     best = max(groups.values(), key=lambda g: (len({r["settings"].get(key) for r in g}),
                                                len({level_of(r) for r in g})))
     if len({r["settings"].get(key) for r in best}) < 2:
-        raise Skip(f"only one value of {key} was recorded; sweep it (e.g. bench -t 1,2,4 / --ngl 0,8,all)")
+        raise Skip(f"only one value of {key} was recorded; sweep it{SWEEP_HINTS.get(key, '')}")
     return best
 
 

@@ -3,6 +3,8 @@ devices side by side. Each takes the rows it shows and returns a matplotlib figu
 
 from __future__ import annotations
 
+import statistics
+
 from edgeprof.plot import style
 from edgeprof.plot.select import Skip, by_series, median_by, one_run, per_series, sweep
 from edgeprof.results.read import Results, device_of, level_of, reference_rows, settings_line, timeline_of
@@ -17,20 +19,31 @@ def _caption(results: Results, rows: list[dict], extra: str = "") -> str:
 
 
 def latency_vs_prompt(results: Results):
+    """TTFT (what a user waits for) and prefill throughput against prompt length. Not TTFT beside
+    prefill latency: they differ by one sampling step, so that pair drew the same curve twice."""
     rows = reference_rows(results.speed)
     if not rows:
         raise Skip("no speed rows")
-    fig, (ttft, prefill) = style.new_figure("TTFT and prefill latency vs prompt length", ncols=2)
+    fig, (ttft, prefill) = style.new_figure("TTFT and prefill throughput vs prompt length", ncols=2)
     for series, series_rows in by_series(rows).items():
-        for ax, metric in ((ttft, "ttft_ms_mean"), (prefill, "prefill_ms_mean")):
+        for ax, metric in ((ttft, "ttft_ms_mean"), (prefill, "pp_tps_mean")):
             points = median_by(series_rows, "n_prompt", metric)
             ax.plot([p for p, _ in points], [v for _, v in points], label=series.label, **style.series_style(series))
-    for ax, name in ((ttft, "TTFT (ms)"), (prefill, "prefill latency (ms)")):
+    for ax, name in ((ttft, "TTFT (ms)"), (prefill, "prefill (tokens/s)")):
         ax.set_xlabel("prompt length (tokens)")
         ax.set_ylabel(name)
+    prefill.set_ylim(bottom=0)
     style.legend_outside(prefill, "level")
-    style.caption(fig, _caption(results, rows, " · TTFT = prefill + first token's sampling; mean of repetitions"))
+    style.caption(fig, _caption(results, rows, f" · TTFT = prefill + first token's sampling{_sampling(rows)}"
+                                               " · mean of repetitions"))
     return fig
+
+
+def _sampling(rows: list[dict]) -> str:
+    """How much of TTFT is not prefill, measured: the reason prefill latency gets no panel of its own."""
+    gaps = [r["metrics"]["ttft_ms_mean"] - r["metrics"]["prefill_ms_mean"] for r in rows
+            if r["metrics"].get("ttft_ms_mean") is not None and r["metrics"].get("prefill_ms_mean") is not None]
+    return f" (median {statistics.median(gaps):.2f} ms here)" if gaps else ""
 
 
 def token_latency(results: Results):

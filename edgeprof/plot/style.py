@@ -3,6 +3,7 @@ a caption line naming device/model/settings, the legend outside the data."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # one per device (or model) where both appear
@@ -82,6 +83,69 @@ def hatch_legend(ax, keys: list[tuple[str, str]], title: str | None = None) -> N
 
     legend_outside(ax, title, handles=[Patch(facecolor="white", edgecolor="0.2", hatch=hatch, label=label)
                                        for label, hatch in keys])
+
+
+# Where a point's label may go, in points from the point, nearest first: beside it (right, left),
+# then rows above and below with a leader line, so labels of points that sit together stack
+# instead of overprinting.
+SIDE_OFFSETS = ((5, 3), (-5, 3))
+LEADER_OFFSETS = tuple((dx, dy) for dy in (-10, 12, -19, 21, -28, 30, -37, 39, -46) for dx in (5, -5))
+LEADER = {"arrowstyle": "-", "color": "0.5", "linewidth": 0.5, "shrinkA": 0, "shrinkB": 3}
+LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "alpha": 0.7, "edgecolor": "none"}  # over lines
+
+
+def place_labels(fig, labels: list[tuple], **text) -> list:
+    """Annotate each (ax, x, y, label) near its point, on no other label or marker and inside the
+    axes. First every label tries a place beside its point that is nearer it than any other point;
+    the rest then take the first free row above or below, with a leader line. Call last: it draws
+    the figure once and freezes the layout, since where a label lands in pixels depends on the
+    final axes size."""
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()
+    points = [(ax, *ax.transData.transform((x, y))) for ax, x, y, _ in labels]
+    taken = [_marker_box(ax, px, py) for ax, px, py in points]
+    offsets: list = [None] * len(labels)
+    for candidates in (SIDE_OFFSETS, LEADER_OFFSETS):
+        for i, (ax, x, y, label) in enumerate(labels):
+            if offsets[i] is None:
+                near = [(px, py) for j, (other, px, py) in enumerate(points) if other is ax and j != i] \
+                    if candidates is SIDE_OFFSETS else []  # a leader line says whose label it is
+                found = _free_offset(ax, (x, y), label, points[i][1:], near, candidates, taken, renderer, text)
+                if found:
+                    offsets[i] = found[0]
+                    taken.append(found[1])
+    return [ax.annotate(label, (x, y), textcoords="offset points", xytext=offset or SIDE_OFFSETS[0],
+                        ha="left" if (offset or SIDE_OFFSETS[0])[0] > 0 else "right", **text,
+                        **({"arrowprops": LEADER} if offset in LEADER_OFFSETS else {}))
+            for (ax, x, y, label), offset in zip(labels, offsets)]
+
+
+def _free_offset(ax, xy, label, own, others, candidates, taken: list, renderer, text: dict) -> tuple | None:
+    """The first candidate offset whose text box is free, inside the axes and nearer its own point
+    than any of ``others``, with that box; None if there is none."""
+    inside = ax.get_window_extent(renderer)
+    for dx, dy in candidates:
+        note = ax.annotate(label, xy, textcoords="offset points", xytext=(dx, dy), ha="left" if dx > 0 else "right",
+                           **text)
+        box = note.get_window_extent(renderer)
+        note.remove()
+        if not any(box.overlaps(t) for t in taken) and inside.contains(box.x0, box.y0) and \
+                inside.contains(box.x1, box.y1) and all(_distance(box, *own) < _distance(box, *p) for p in others):
+            return (dx, dy), box
+    return None
+
+
+def _distance(box, px: float, py: float) -> float:
+    return math.hypot(max(box.x0 - px, 0, px - box.x1), max(box.y0 - py, 0, py - box.y1))
+
+
+def _marker_box(ax, px: float, py: float, radius: float = 3.5):
+    """The pixels a default-size marker at display point (px, py) covers, so a label never hides a point."""
+    from matplotlib.transforms import Bbox
+
+    r = radius * ax.figure.dpi / 72
+    return Bbox([[px - r, py - r], [px + r, py + r]])
 
 
 def caption(fig, text: str) -> None:

@@ -91,8 +91,11 @@ def read_torch_zip(path: Path) -> dict[str, TensorEntry]:
                     raise fail("pickle_bad", path=path, detail=f"storage {key} is compressed")
                 return _Storage(dtype, _data_offset(raw, info), info.file_size)
 
+            if archive.getinfo(pickles[0]).flag_bits & 0x1:  # zipfile would ask for a password
+                raise fail("pickle_bad", path=path, detail="data.pkl is encrypted")
             state = _StateDictUnpickler(archive.read(pickles[0]), path, storage).load()
-    except (zipfile.BadZipFile, KeyError, EOFError, pickle.UnpicklingError, struct.error, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, EOFError, pickle.UnpicklingError, struct.error, ValueError,
+            NotImplementedError) as exc:  # NotImplementedError: a compression method zipfile lacks
         raise fail("pickle_bad", path=path, detail=f"{type(exc).__name__}: {exc}") from None
     if not isinstance(state, dict):
         raise fail("pickle_bad", path=path, detail="the pickle is not a state dict")

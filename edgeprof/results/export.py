@@ -24,10 +24,11 @@ def task_table(rows: list[dict]) -> str:
     lines = [["model", "level", "task", "shots", "n", "acc", "acc_norm", "macro", "F1 / EM", "q/s"]]
     for row in rows:
         m, t, model = row["metrics"], row["task"], row["model"]
-        headline = m.get("f1") if "f1" in m else m.get("exact_match")
+        # every accuracy with its standard error (F1 has none: it is not a mean of per-question scores)
+        headline = (m.get("f1"), None) if "f1" in m else (m.get("exact_match"), m.get("exact_match_stderr"))
         lines.append([model["file"], model.get("level") or "?", t["name"], str(t["shots"]), str(m["n"]),
-                      _pm(m.get("acc"), m.get("acc_stderr"), 3) if "acc" in m else "-", _num(m.get("acc_norm")),
-                      _num(m.get("acc_macro")), _num(headline), _num(row["eval"].get("examples_per_s"), 1)])
+                      _pm(m.get("acc"), m.get("acc_stderr"), 3), _pm(m.get("acc_norm"), m.get("acc_norm_stderr"), 3),
+                      _num(m.get("acc_macro")), _pm(*headline, 3), _num(row["eval"].get("examples_per_s"), 1)])
     return aligned(lines)
 
 
@@ -72,6 +73,12 @@ def flat(row: dict) -> dict:
     return out
 
 
+def test_name(n_prompt: int, n_gen: int, n_depth: int) -> str:
+    """pp512, tg128, pp512+tg128, with @d4096 for a depth: compare-llama-bench.py's names."""
+    parts = ([f"pp{n_prompt}"] if n_prompt else []) + ([f"tg{n_gen}"] if n_gen else [])
+    return "+".join(parts) + (f"@d{n_depth}" if n_depth else "")
+
+
 def table(rows: list[dict]) -> str:
     header = ["model", "level", "ngl", "threads", "test", "pp t/s", "tg t/s", "TTFT ms", "ms/token p50/p99",
               "peak RSS MB", "est. RSS MB"]
@@ -83,7 +90,7 @@ def table(rows: list[dict]) -> str:
             lines.append([f["model"] or "?", f["level"] or "?", str(f["n_gpu_layers"]), str(f["n_threads"]), "failed",
                           error[:100], "", "", "", "", ""])
             continue
-        test = f"pp{f['n_prompt']}+tg{f['n_gen']}" + (f"@d{f['n_depth']}" if f["n_depth"] else "")
+        test = test_name(f["n_prompt"], f["n_gen"], f["n_depth"])
         lines.append([
             f["model"], f["level"] or "?", "all" if f["n_gpu_layers"] == -1 else str(f["n_gpu_layers"]),
             str(f["n_threads"]), test, _pm(f["pp_tps_mean"], f["pp_tps_std"]), _pm(f["tg_tps_mean"], f["tg_tps_std"]),
@@ -119,38 +126,58 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def to_llama_bench(rows: list[dict]) -> list[dict]:
-    """llama-bench's JSON output schema: one entry per test (pp and tg separately), same field names,
-    so llama.cpp's scripts/compare-llama-bench.py can read edgeprof results."""
+def to_llama_bench(rows: list[dict], build_commit: str = "edgeprof") -> list[dict]:
+    """llama-bench's JSON output schema: one entry per llama-bench test, same field names, so llama.cpp's
+    scripts/compare-llama-bench.py can read edgeprof results; ``build_commit`` names this side there
+    (its -b/-c). Each entry says where its test ran: see ``_llama_bench_tests``."""
     entries = []
     for row in rows:
         if row.get("status") != "ok" or kind_of(row) != "speed":
             continue
-        s, m, sysinfo, model = row["settings"], row["metrics"], row["system"], row["model"]
-        gpu = ", ".join(g["name"] for g in sysinfo.get("gpus", []))
-        common = {
-            "build_commit": f"llama-cpp-python-{sysinfo.get('llama_cpp_python_version')}", "build_number": 0,
-            "cpu_info": sysinfo.get("cpu_model"), "gpu_info": gpu,
-            "backends": "CUDA" if sysinfo.get("gpu_offload_supported") and gpu else "CPU",
-            "model_filename": model["path"], "model_type": row.get("model_desc") or _model_type(model),
-            "model_size": row.get("model_tensor_bytes") or model["size_bytes"], "model_n_params": model["n_params"],
-            "n_batch": s["n_batch"], "n_ubatch": s["n_ubatch"], "n_threads": s["n_threads"], "cpu_mask": "0x0",
-            "cpu_strict": False, "poll": 50, "type_k": s["type_k"], "type_v": s["type_v"],
-            "n_gpu_layers": s["n_gpu_layers"], "n_cpu_moe": 0, "split_mode": "layer", "main_gpu": 0,
-            "no_kv_offload": False, "flash_attn": {None: -1, True: 1, False: 0}[s["flash_attn"]],
-            "devices": "auto", "tensor_split": "0.00", "tensor_buft_overrides": "none", "load_mode": "auto",
-            "lazy_mode": "auto", "embeddings": False, "no_op_offload": 0, "no_host": False, "repack": True,
-            "fit_target": 0, "fit_min_ctx": 0, "n_depth": s["n_depth"], "test_time": row["timestamp"],
-        }
-        tests = (("pp", s["n_prompt"], 0, m["pp_samples_ns"], s["n_prompt"]),
-                 ("tg", 0, s["n_gen"], m["tg_samples_ns"], m.get("tokens_generated_mean") or s["n_gen"]))
-        for _, n_prompt, n_gen, samples, tokens in tests:
-            if not samples:
-                continue
-            ts = [tokens / (ns / 1e9) for ns in samples]
-            entries.append({**common, "n_prompt": n_prompt, "n_gen": n_gen, **_stats_ns(samples), **_stats_ts(ts),
-                            "samples_ns": samples, "samples_ts": ts})
+        common = _llama_bench_common(row, build_commit)
+        for (n_prompt, n_gen, n_depth), samples, tokens in _llama_bench_tests(row["settings"], row["metrics"]):
+            ts = [n / (ns / 1e9) for ns, n in zip(samples, tokens)]
+            entries.append({**common, "n_prompt": n_prompt, "n_gen": n_gen, "n_depth": n_depth, **_stats_ns(samples),
+                            **_stats_ts(ts), "samples_ns": samples, "samples_ts": ts})
     return entries
+
+
+def _llama_bench_tests(s: dict, m: dict) -> list[tuple[tuple[int, int, int], list[int], list[int]]]:
+    """((n_prompt, n_gen, n_depth), samples_ns, tokens per sample) of each llama-bench test in a row.
+
+    A pg row (--tests llama-bench -pg) is one test timed over prompt and generation together. Any
+    other row is a pp test at its depth and a tg test at the depth where its generation ran: after
+    the prompt, so n_depth + n_prompt (labelled with the cell's own depth, compare-llama-bench.py
+    would pair it with llama-bench's faster tg from a shallower context)."""
+    p, g, d = s["n_prompt"], s["n_gen"], s["n_depth"]
+    pp, tg = m["pp_samples_ns"], m["tg_samples_ns"]
+    generated = [n for n in m.get("tokens_per_repetition", []) if n] or [m.get("tokens_generated_mean") or g] * len(tg)
+    if s.get("pg"):
+        return [((p, g, d), [a + b for a, b in zip(pp, tg)], [p + n for n in generated])]
+    tests = [((p, 0, d), pp, [p] * len(pp)), ((0, g, d + p), tg, generated)]
+    return [test for test in tests if test[1]]
+
+
+def _llama_bench_common(row: dict, build_commit: str) -> dict:
+    """The fields every test of a row shares: the machine, the file and the settings that ran."""
+    s, sysinfo, model = row["settings"], row["system"], row["model"]
+    gpu = ", ".join(g["name"] for g in sysinfo.get("gpus", []))
+    # llama-bench names the machine by ggml's devices; rows from before those were recorded fall back
+    devices = sysinfo.get("ggml_devices") or {
+        "cpu_info": sysinfo.get("cpu_model"), "gpu_info": gpu,
+        "backends": "CUDA" if sysinfo.get("gpu_offload_supported") and gpu else "CPU"}
+    return {
+        "build_commit": build_commit, "build_number": 0, **devices,
+        "model_filename": model["path"], "model_type": row.get("model_desc") or _model_type(model),
+        "model_size": row.get("model_tensor_bytes") or model["size_bytes"], "model_n_params": model["n_params"],
+        "n_batch": s["n_batch"], "n_ubatch": s["n_ubatch"], "n_threads": s["n_threads"], "cpu_mask": "0x0",
+        "cpu_strict": False, "poll": 50, "type_k": s["type_k"], "type_v": s["type_v"],
+        "n_gpu_layers": s["n_gpu_layers"], "n_cpu_moe": 0, "split_mode": "layer", "main_gpu": 0,
+        "no_kv_offload": False, "flash_attn": {None: -1, True: 1, False: 0}[s["flash_attn"]],
+        "devices": "auto", "tensor_split": "0.00", "tensor_buft_overrides": "none", "load_mode": "auto",
+        "lazy_mode": "auto", "embeddings": False, "no_op_offload": 0, "no_host": False, "repack": True,
+        "fit_target": 0, "fit_min_ctx": 0, "test_time": row["timestamp"],
+    }
 
 
 def _model_type(model: dict) -> str:

@@ -7,10 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeprof.results.store import STORE_NAME, read_jsonl
+from edgeprof import levels as quant_levels
 from edgeprof.errors import fail
 from edgeprof.results.rows import of_kind
-from edgeprof import levels as quant_levels
+from edgeprof.results.store import STORE_NAME, read_jsonl
 
 # Precision order of llama.cpp's levels (most precise first). It fixes each level's colour and
 # the order of every legend, so a level looks the same in every figure.

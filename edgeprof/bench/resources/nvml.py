@@ -37,7 +37,8 @@ class NvmlSensor:
         out: dict[str, float] = {}
         readers = {
             "util_percent": lambda: nv.nvmlDeviceGetUtilizationRates(handle).gpu,
-            "mem_used_mb": lambda: nv.nvmlDeviceGetMemoryInfo(handle).used / 2**20,
+            "mem_used_mb": lambda: nv.nvmlDeviceGetMemoryInfo(handle).used / 2**20,  # the whole device's
+            "proc_mem_used_mb": lambda: self._own_memory(handle) / 2**20,  # this process's alone
             "power_w": lambda: nv.nvmlDeviceGetPowerUsage(handle) / 1000.0,
             "energy_j": lambda: nv.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0,
             "temp_c": lambda: nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU),
@@ -50,6 +51,16 @@ class NvmlSensor:
             except Exception:  # noqa: BLE001 - NVML_ERROR_NOT_SUPPORTED on some boards: leave it absent
                 continue
         return out
+
+    def _own_memory(self, handle) -> int:
+        """GPU memory this process holds (its CUDA context included). In a container whose pid
+        namespace NVML does not see, the process is not listed: the reading is then absent."""
+        import os
+
+        for proc in self._nvml.nvmlDeviceGetComputeRunningProcesses(handle):
+            if proc.pid == os.getpid() and proc.usedGpuMemory is not None:
+                return proc.usedGpuMemory
+        raise LookupError("this process is not among the GPU's")
 
     def sample(self) -> dict[str, float]:
         values: dict[str, float] = {}

@@ -21,6 +21,7 @@ from edgeprof.bench.resources.base import Reading
 
 CPU_TIME = "cpu_time_s"
 MIN_CPU_WINDOW_S = 0.1
+MIN_PERIODS = 5  # sensor updates a phase stretch must span for its energy to be reported
 
 
 def summarize(readings: list[Reading], cores: int | None = None) -> dict[str, dict[str, float]]:
@@ -172,10 +173,14 @@ def _energy(readings: list[Reading]) -> tuple[dict[str, dict[str, float]], dict[
 
 
 def _too_short(spans: list[tuple[float, float]], period: float | None) -> str | None:
-    longest = max(end - start for start, end in spans)
-    if period is not None and longest < period:
-        return (f"each stretch of this phase lasted at most {1000 * longest:.0f} ms, shorter than the sensor's "
-                f"update period (~{1000 * period:.0f} ms)")
+    """Between two updates the energy is spread evenly, so each end of a stretch may take up to about a
+    quarter period's worth of a neighbouring phase: stretches of MIN_PERIODS periods keep that within
+    ~10% even against an idle neighbour drawing half the power."""
+    shortest = min(end - start for start, end in spans)
+    if period is not None and shortest < MIN_PERIODS * period:
+        return (f"stretches of this phase as short as {1000 * shortest:.0f} ms; the sensor updates every "
+                f"~{1000 * period:.0f} ms and a figure within ~10% needs {MIN_PERIODS} updates per stretch "
+                "(longer prompts or generations give one)")
     return None
 
 
