@@ -45,10 +45,11 @@ class Estimate:
     kv_gpu_mb: float = 0.0
     compute_gpu_mb: float = 0.0
     overheads: Overheads | None = None
+    unified: bool = False  # GPU allocations counted in ram_mb: the board's GPU has no memory of its own
 
 
 @dataclass(frozen=True)
-class _Shape:
+class ModelShape:
     n_layer: int
     n_embd: int
     n_head: int
@@ -59,7 +60,7 @@ class _Shape:
     n_vocab: int
 
 
-def _shape(header: GGUFHeader) -> _Shape:
+def model_shape(header: GGUFHeader) -> ModelShape:
     from gguf import Keys
 
     meta = header.metadata
@@ -71,14 +72,14 @@ def _shape(header: GGUFHeader) -> _Shape:
     n_embd = number(Keys.LLM.EMBEDDING_LENGTH, 0)
     n_head = number(Keys.Attention.HEAD_COUNT, 1)
     head_k = number(Keys.Attention.KEY_LENGTH, n_embd // max(1, n_head))
-    return _Shape(n_layer=max(1, number(Keys.LLM.BLOCK_COUNT, 1)), n_embd=n_embd, n_head=n_head,
+    return ModelShape(n_layer=max(1, number(Keys.LLM.BLOCK_COUNT, 1)), n_embd=n_embd, n_head=n_head,
                   n_head_kv=number(Keys.Attention.HEAD_COUNT_KV, n_head), head_k=head_k,
                   head_v=number(Keys.Attention.VALUE_LENGTH, head_k),
                   n_ff=number(Keys.LLM.FEED_FORWARD_LENGTH, 4 * n_embd),
                   n_vocab=len(meta.get(Keys.Tokenizer.LIST, [])) or number(Keys.LLM.VOCAB_SIZE, 32000))
 
 
-def _tensor_bytes(header: GGUFHeader) -> dict[str, int]:
+def tensor_bytes(header: GGUFHeader) -> dict[str, int]:
     """Bytes of each tensor's data, from gguf-py's type sizes (a type it does not know: by the
     file's average bytes per value)."""
     from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
@@ -97,7 +98,7 @@ def _tensor_bytes(header: GGUFHeader) -> dict[str, int]:
 def _split_weights(header: GGUFHeader, offloaded: set[int], output_offloaded: bool) -> tuple[int, int]:
     """(bytes on the CPU, bytes on the GPU). llama.cpp keeps the token embedding on the CPU; with
     tied embeddings an offloaded output layer is a second copy of it on the GPU."""
-    sizes = _tensor_bytes(header)
+    sizes = tensor_bytes(header)
     cpu = gpu = 0
     for name, size in sizes.items():
         layer = _LAYER.match(name)
@@ -112,12 +113,13 @@ def _split_weights(header: GGUFHeader, offloaded: set[int], output_offloaded: bo
 
 
 def estimate(header: GGUFHeader, n_ctx: int, n_ubatch: int, n_gpu_layers: int, type_k: str, type_v: str,
-             flash_attn: bool | None, overheads: Overheads | None = None) -> Estimate:
+             flash_attn: bool | None, overheads: Overheads | None = None, unified: bool = False) -> Estimate:
     """``overheads`` None: no GPU backend can take layers here (a CPU build, no device), so
-    ``n_gpu_layers`` is ignored, as llama.cpp ignores it."""
+    ``n_gpu_layers`` is ignored, as llama.cpp ignores it. ``unified``: the GPU's memory is the system
+    RAM (Jetson, Apple silicon): everything offloaded is counted against RAM, and there is no VRAM."""
     from edgeprof.bench.cache_types import bytes_per_element
 
-    s = _shape(header)
+    s = model_shape(header)
     ngl = 0 if overheads is None else (s.n_layer + 1 if n_gpu_layers < 0 else n_gpu_layers)
     offloaded = set(range(max(0, s.n_layer - ngl), s.n_layer))  # llama.cpp offloads the last layers
     output_offloaded = ngl > s.n_layer
@@ -138,8 +140,10 @@ def estimate(header: GGUFHeader, n_ctx: int, n_ubatch: int, n_gpu_layers: int, t
     device = overheads.gpu_mb * MB if gpu else 0
     ram = weights_cpu + kv_cpu + compute_cpu + host
     vram = weights_gpu + kv_gpu + compute_gpu + device
+    if unified:
+        ram, vram = ram + vram, 0
     return Estimate((weights_cpu + weights_gpu) / MB, (kv_cpu + kv_gpu) / MB, max(compute_cpu, compute_gpu) / MB,
-                    ram / MB, vram / MB, weights_gpu / MB, kv_gpu / MB, compute_gpu / MB, overheads)
+                    ram / MB, vram / MB, weights_gpu / MB, kv_gpu / MB, compute_gpu / MB, overheads, unified)
 
 
 def available() -> tuple[float, float | None]:
@@ -162,7 +166,8 @@ def check_fits(path: Path, est: Estimate, gpu_offload: bool, force: bool) -> Non
         return
     ram, vram = available()
     if est.ram_mb > ram:
-        raise fail("wont_fit", path=path, need=f"{est.ram_mb:.0f} MB of RAM", have=f"{ram:.0f} MB",
+        shared = " (GPU and CPU share it on this board)" if est.unified else ""
+        raise fail("wont_fit", path=path, need=f"{est.ram_mb:.0f} MB of RAM{shared}", have=f"{ram:.0f} MB",
                    what=f"weights {est.weights_mb:.0f} MB, KV cache {est.kv_mb:.0f} MB, "
                         f"compute {est.compute_mb:.0f} MB")
     if gpu_offload and vram is not None and est.vram_mb > vram:
@@ -173,3 +178,23 @@ def check_fits(path: Path, est: Estimate, gpu_offload: bool, force: bool) -> Non
 
 def _backend_mb(est: Estimate) -> float:
     return est.overheads.gpu_mb if est.overheads else 0.0
+
+
+def unified_memory(system: dict) -> bool:
+    """Whether this device's GPU allocates from system RAM: NVIDIA's Tegra boards (Jetson Nano, TX2,
+    Xavier, Orin, Thor: /proc/device-tree/model names them) and Apple silicon."""
+    model = (system.get("device_model") or "").lower()
+    if any(word in model for word in ("jetson", "tegra", " orin", " thor", "xavier")):
+        return True
+    return str(system.get("os", "")).startswith("macOS") and system.get("machine") == "arm64"
+
+
+def unified_peak_mb(rss_growth_mb: float | None, system_used_before_mb: float | None,
+                    system_used_peak_mb: float | None) -> float | None:
+    """The model's measured footprint on a unified-memory board: the larger of the process's RSS growth
+    and the system RAM used above the pre-load baseline (GPU allocations, nvmap on a Jetson, are
+    not in the process's RSS)."""
+    system = (system_used_peak_mb - system_used_before_mb
+              if system_used_peak_mb is not None and system_used_before_mb is not None else None)
+    candidates = [v for v in (rss_growth_mb, system) if v is not None]
+    return max(candidates) if candidates else None

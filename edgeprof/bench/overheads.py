@@ -22,7 +22,7 @@ _state = {"backend_started": False}  # once a GPU backend is up, RSS baselines a
 
 
 def _key(system: dict) -> str:
-    gpu = (system.get("gpus") or [{}])[0].get("name", "?")
+    gpu = (system.get("gpus") or [{}])[0].get("name") or system.get("device_model") or "?"
     return f"{gpu} | llama-cpp-python {system.get('llama_cpp_python_version')}"
 
 
@@ -42,7 +42,10 @@ def _stored() -> dict:
 
 def overheads_for(system: dict) -> Overheads | None:
     """None where no layer can be offloaded (a CPU build, or no GPU)."""
-    if not (system.get("gpu_offload_supported") and system.get("gpus")):
+    from edgeprof.bench.memory import unified_memory
+
+    # A Jetson has no NVML, so no "gpus" there; its GPU is known from the board.
+    if not (system.get("gpu_offload_supported") and (system.get("gpus") or unified_memory(system))):
         return None
     entry = _stored().get(_key(system))
     try:

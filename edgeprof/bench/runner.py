@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgeprof.bench import memory
+from edgeprof.bench.bandwidth import probe_gbs, roofline
 from edgeprof.bench.engine import Context, Model
 from edgeprof.bench.measure import Deadline, measure
 from edgeprof.bench.overheads import host_share_visible, overheads_for, remember
@@ -19,6 +20,7 @@ from edgeprof.bench.stats import summarize as summarize_timings
 from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
 from edgeprof.bench.system import system_info
 from edgeprof.errors import EdgeprofError, fail
+from edgeprof.gguf_header import GGUFHeader
 from edgeprof.model_file import ModelFile
 from edgeprof.results.rows import failed_row, speed_row
 from edgeprof.results.store import ResultStore, cell_key
@@ -61,6 +63,8 @@ class _Sweep:
     system: dict
     sensors: list
     overheads: memory.Overheads | None = None  # the GPU backend's own memory; None: nothing offloads here
+    unified: bool = False  # the GPU allocates from system RAM (Jetson, Apple silicon)
+    bandwidth_gbs: float | None = None  # RAM read bandwidth, probed once per sweep (roofline of CPU decode)
 
     def key(self, cell: Cell, info: dict) -> str:
         return _cell_key(cell, info, self.system["device_id"], self.spec.prompt_label)
@@ -83,6 +87,8 @@ class _Loaded:
     baseline_rss_mb: float
     load_resources: dict
     baseline_gpu_mb: float | None = None  # the device's used memory before this model was loaded
+    baseline_system_mb: float | None = None  # the system RAM in use before this model was loaded
+    header: GGUFHeader | None = None
     host_share_visible: bool = False  # the GPU backend started with this load (its host memory shows in RSS)
     learned: bool = False  # the backend overheads were measured from this model's first cell
 
@@ -92,7 +98,9 @@ def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Ca
     if spec.cooldown_c is not None and hottest_now(sensors) is None:
         raise fail("no_temperature", sensors=", ".join(s.name for s in sensors) or "none")
     system = system_info(spec.device_name)
-    sweep = _Sweep(spec, store, on_row, system, sensors, overheads_for(system))
+    sweep = _Sweep(spec, store, on_row, system, sensors, overheads_for(system), memory.unified_memory(system))
+    if any(c.n_gpu_layers == 0 or sweep.unified for c in plan(spec)):  # ~0.3 s, only where decode reads RAM
+        sweep.bandwidth_gbs = probe_gbs(max(spec.threads))
     done = set() if spec.rerun else store.completed()
     for (model_file, ngl), contexts in groups(plan(spec)):
         todo = []
@@ -153,7 +161,7 @@ def _run_model(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -
     path, info = model_file.path, model_file.info
     first = contexts[0][0]
     est = memory.estimate(model_file.header, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v,
-                          first.flash_attn, sweep.overheads)
+                          first.flash_attn, sweep.overheads, sweep.unified)
     try:  # a model that will not fit is refused before loading: its cells fail, the other models go on
         memory.check_fits(path, est, gpu_offload=est.vram_mb > 0, force=sweep.spec.force)
     except EdgeprofError as exc:
@@ -161,6 +169,7 @@ def _run_model(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -
         return
     baseline = _current_rss_mb()
     baseline_gpu = _gpu_used_mb(sweep.sensors)
+    baseline_system = _system_used_mb()
     _reset_peak_rss()
     try:
         with Monitor(sweep.sensors, sweep.spec.sensor_interval) as monitor:
@@ -169,8 +178,9 @@ def _run_model(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -
     except EdgeprofError as exc:  # the model would not load: its cells fail, the sweep goes on
         sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
         return
-    loaded = _Loaded(model, info, est, baseline, summarize_resources(monitor.readings).get("load", {}), baseline_gpu,
-                     host_share_visible())
+    loaded = _Loaded(model, info, est, baseline, summarize_resources(monitor.readings).get("load", {}),
+                     baseline_gpu_mb=baseline_gpu, baseline_system_mb=baseline_system,
+                     host_share_visible=host_share_visible(), header=model_file.header)
     with model:
         for settings, cells in contexts:
             try:
@@ -217,9 +227,18 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         load_seconds=round(loaded.model.load_seconds, 4), resources=resources, sampler=monitor.overhead,
         timeline=timeline(monitor.readings), memory=_memory(loaded, resources),
         energy=_energy(resources, unmeasured_energy(monitor.readings), reps, n_prompt),
-        thermal={**cell_thermal(resources), **cooldown}))
+        thermal={**cell_thermal(resources), **cooldown}, **_roofline(sweep, loaded, cell, settings, reps, n_prompt)))
     if loaded.estimate.weights_gpu_mb > 0 and not loaded.learned:  # --ngl 0: op offload blurs the residual
         _learn_overheads(sweep, loaded, _memory(loaded, resources))
+
+
+def _roofline(sweep: _Sweep, loaded: _Loaded, cell: Cell, settings: dict, reps, n_prompt: int) -> dict:
+    """Decode's share of the probed RAM bandwidth, where decode reads RAM: CPU cells, unified boards."""
+    if cell.n_gpu_layers != 0 and not sweep.unified:
+        return {}  # the GPU's own memory: not what the RAM probe measures
+    tps = summarize_timings(reps, n_prompt).get("tg_tps_mean")
+    figures = roofline(loaded.header, settings, tps, sweep.bandwidth_gbs)
+    return {"roofline": figures} if figures else {}
 
 
 def _learn_overheads(sweep: _Sweep, loaded: _Loaded, measured: dict) -> None:
@@ -233,6 +252,25 @@ def _learn_overheads(sweep: _Sweep, loaded: _Loaded, measured: dict) -> None:
         host = measured["peak_rss_mb"] - loaded.baseline_rss_mb - (est.ram_mb - host_now)
     remember(sweep.system, vram - own_gpu if vram is not None else None, host)
     loaded.learned = True
+
+
+def _system_used_mb() -> float:
+    """System RAM in use now (total minus available: on a Jetson the GPU's nvmap allocations show
+    here, not in the process's RSS). The process sensor's readings give the same figure per cell."""
+    import psutil
+
+    memory_now = psutil.virtual_memory()
+    return (memory_now.total - memory_now.available) / 2**20
+
+
+def _system_peak_mb(resources: dict) -> float | None:
+    """The most system RAM in use at any reading of the cell (from the lowest available memory)."""
+    lows = [p["system_mem_available_mb_min"] for p in resources.values() if "system_mem_available_mb_min" in p]
+    if not lows:
+        return None
+    import psutil
+
+    return psutil.virtual_memory().total / 2**20 - min(lows)
 
 
 def _gpu_used_mb(sensors: list) -> float | None:
@@ -264,6 +302,14 @@ def _memory(loaded: _Loaded, resources: dict) -> dict:
            "peak_gpu_mem_above_baseline_mb": (round(device_peak - loaded.baseline_gpu_mb, 1)
                                               if device_peak is not None and loaded.baseline_gpu_mb is not None
                                               else None)}
+    system_peak = _system_peak_mb(resources)
+    if loaded.baseline_system_mb is not None and system_peak is not None:
+        gpu["system_ram_used_before_load_mb"] = round(loaded.baseline_system_mb, 1)
+        gpu["peak_system_ram_above_baseline_mb"] = round(system_peak - loaded.baseline_system_mb, 1)
+    if est.unified:  # GPU allocations are not in the RSS there: the larger of the two is the footprint
+        rss = _peak_rss_mb()
+        gpu["peak_unified_mb"] = memory.unified_peak_mb(rss - baseline if rss else None, loaded.baseline_system_mb,
+                                                        system_peak)
     return {"baseline_rss_mb": round(baseline, 1), "estimate_ram_mb": round(est.ram_mb, 1),
             "estimate_total_rss_mb": round(baseline + est.ram_mb, 1), "estimate_vram_mb": round(est.vram_mb, 1),
             "estimate_weights_mb": round(est.weights_mb, 1), "estimate_kv_mb": round(est.kv_mb, 1),

@@ -12,7 +12,6 @@ Rows written before ``kind`` existed are speed rows. Readers use ``kind_of``/``o
 key names below; old rows stay readable because keys are only ever added.
 """
 
-from __future__ import annotations
 
 import time
 from typing import Any, Literal, NotRequired, TypedDict
@@ -59,6 +58,7 @@ class SpeedRow(Envelope):
     memory: dict[str, float | None]  # the guard's estimate beside the measured peaks
     energy: dict[str, Any]  # J/token per phase and source; "unmeasured": {figure: why} for the rest
     thermal: dict[str, Any]
+    roofline: NotRequired[dict[str, float]]  # decode's bytes/token, achieved GB/s, % of the probed RAM bandwidth
 
 
 class TaskRow(Envelope):
@@ -89,7 +89,7 @@ def failed_row(kind: Kind, cell: str, model: dict, settings: dict, system: dict,
 
 def speed_row(cell: str, model: dict, settings: dict, system: dict, **measured: Any) -> SpeedRow:
     """A measured sweep cell; ``measured`` holds the SpeedRow keys beyond the envelope."""
-    missing = set(SpeedRow.__annotations__) - set(Envelope.__annotations__) - set(measured)
+    missing = set(SpeedRow.__required_keys__) - set(Envelope.__required_keys__) - set(measured)
     unknown = set(measured) - set(SpeedRow.__annotations__)
     if missing or unknown:  # a programming error, caught by the tests: rows keep one shape
         raise TypeError(f"speed row: missing {sorted(missing)}, unknown {sorted(unknown)}")

@@ -48,6 +48,8 @@ def summarize(readings: list[Reading], cores: int | None = None) -> dict[str, di
         for key, series in metrics.items():
             out[phase][f"{key}_mean"] = sum(series) / len(series)
             out[phase][f"{key}_max"] = max(series)
+            if "available" in key:  # free memory: its low point is what a peak of use means
+                out[phase][f"{key}_min"] = min(series)
     for phase, seconds in _seconds(readings).items():
         out.setdefault(phase, {})["seconds"] = seconds
     for phase, mean in _cpu_means(readings, cores).items():
