@@ -246,6 +246,10 @@ class Context:
         """The last decoded token's logits (a view, valid until the next decode)."""
         return np.ctypeslib.as_array(self._logits(self.ptr, -1), shape=(self.model.n_vocab,))
 
+    def argmax_at(self, i: int) -> int:
+        """Greedy choice from output ``i`` of the last decode (batch order)."""
+        return int(np.argmax(np.ctypeslib.as_array(self._logits(self.ptr, i), shape=(self.model.n_vocab,))))
+
     def all_logits(self, n_outputs: int) -> np.ndarray:
         """Logits of every output of the last decode, in batch order (a view: copy to keep)."""
         import llama_cpp

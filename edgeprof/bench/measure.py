@@ -28,6 +28,8 @@ class Workload:
     stop_at_eog: bool = field(default=False, metadata={"help": "end generation at an end-of-generation token"})
     seed: int = field(default=42, metadata={"help": "seed for random prompt tokens and sampling"})
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy; above 0, seeded sampling"})
+    n_parallel: int = field(default=1, metadata={"help": "sequences decoded together, one token each per step "
+                                                         "(users served at once)"})
 
 
 @dataclass
@@ -38,7 +40,8 @@ class Repetition:
     decode_ns: list[int] = field(default_factory=list)  # one entry per decode step
     sample_ns: int = 0  # all later sampling
     total_ns: int = 0  # request start (prompt ready) -> last token sampled
-    tokens_generated: int = 0
+    tokens_generated: int = 0  # over all sequences
+    n_parallel: int = 1
 
     @property
     def ttft_ns(self) -> int:
@@ -130,6 +133,46 @@ class Deadline:
         raise fail("cell_timeout", seconds=self.seconds)
 
 
+def run_parallel(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, n_seq: int, monitor=None,
+                 deadline: Deadline | None = None) -> Repetition:
+    """``n_seq`` users at once: the prompt decoded once (the prefill a first user waits for) and shared
+    with the other sequences (a cache copy, untimed: each would have prefilled its own), then each step
+    decodes one token of every sequence in one batch. Greedy; per-token latency is the step time."""
+    rep = Repetition(n_parallel=n_seq)
+    ctx.clear()
+    pos = 0
+    if depth:
+        ctx.prefill(depth, 0, want_logits=False)
+        pos = len(depth)
+    _mark(monitor, "prefill")
+    started = time.perf_counter_ns()
+    rep.prefill_ns = ctx.prefill(prompt, pos) if prompt else 0
+    pos += len(prompt)
+    t0 = time.perf_counter_ns()
+    first = greedy(ctx) if prompt else 0
+    rep.first_sample_ns = time.perf_counter_ns() - t0
+    for seq in range(1, n_seq):
+        ctx.copy_sequence(0, seq)
+    tokens = [first] * n_seq
+    _mark(monitor, "decode")
+    limit_ns = deadline.at_ns if deadline is not None else _NEVER
+    sampling = 0
+    for _ in range(n_gen):
+        rep.decode_ns.append(ctx.decode_sequences([([token], pos, seq) for seq, token in enumerate(tokens)]))
+        pos += 1
+        t0 = time.perf_counter_ns()
+        tokens = [ctx.argmax_at(i) for i in range(n_seq)]
+        now = time.perf_counter_ns()
+        sampling += now - t0
+        if now > limit_ns:
+            deadline.expired()
+    rep.total_ns = time.perf_counter_ns() - started
+    rep.sample_ns = sampling
+    rep.tokens_generated = n_seq * len(rep.decode_ns)
+    _mark(monitor, "idle")
+    return rep
+
+
 def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, monitor=None,
             deadline: Deadline | None = None) -> list[Repetition]:
     """Warmup (untimed) then ``workload.repetitions`` timed repetitions."""
@@ -139,6 +182,9 @@ def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, m
     depth = random_prompt(workload.n_depth, n_vocab, workload.seed + 1) if workload.n_depth else []
     if workload.warmup:
         run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False, deadline=deadline)
+    if workload.n_parallel > 1:
+        return [run_parallel(ctx, prompt, depth, workload.n_gen, workload.n_parallel, monitor, deadline)
+                for _ in range(workload.repetitions)]
     sample = TokenSampler(workload.temperature, workload.seed)
     return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor, sample, deadline)
             for _ in range(workload.repetitions)]

@@ -36,6 +36,8 @@ def summarize(reps: list[Repetition], n_prompt: int) -> dict:
     put("sample_ms_per_token", [(r.first_sample_ns + r.sample_ns) / 1e6 / max(1, r.tokens_generated + 1)
                                 for r in reps], 5)
     out["tokens_generated_mean"] = statistics.fmean(r.tokens_generated for r in reps) if reps else 0
+    if reps and reps[0].n_parallel > 1:  # tg_tps is then the aggregate over all sequences
+        put("tg_tps_per_seq", [len(r.decode_ns) / (sum(r.decode_ns) / 1e9) for r in reps if r.decode_ns], 2)
     if steps.size:
         for q in (50, 90, 99):
             out[f"token_ms_p{q}"] = round(float(np.percentile(steps, q)), 4)

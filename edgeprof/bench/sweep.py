@@ -32,6 +32,8 @@ class SweepSpec:
                                                              "llama_bench_tests)"})
     n_pg: tuple[tuple[int, int], ...] = field(default=(), metadata={"help": "llama-bench's pg tests: (prompt, "
                                                                            "generation) pairs timed as one"})
+    n_parallel: tuple[int, ...] = field(default=(1,), metadata={"help": "sequences decoded together (users "
+                                                                        "served at once)"})
     n_batch: tuple[int, ...] = field(default=(2048,), metadata={"help": "logical batch sizes"})
     n_ubatch: tuple[int, ...] = field(default=(512,), metadata={"help": "physical batch sizes"})
     flash_attn: tuple[bool | None, ...] = field(default=(None,), metadata={"help": "flash attention (None = auto)"})
@@ -71,19 +73,22 @@ class Cell:
 def plan(spec: SweepSpec) -> list[Cell]:
     """Cells in run order: model, then n_gpu_layers, then context settings, then workloads."""
     cells = []
-    contexts = list(itertools.product(spec.threads, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.cache_type))
-    workloads = [Workload(n_prompt=p, n_gen=g, n_depth=d, pg=pg, repetitions=spec.repetitions, warmup=spec.warmup,
-                          stop_at_eog=spec.chat, seed=spec.seed, temperature=spec.temperature)
-                 for p, g, d, pg in _tests(spec)]
-    n_ctx = spec.n_ctx or _round_up(max(w.n_depth + w.n_prompt + w.n_gen for w in workloads) + 8, 256)
+    contexts = list(itertools.product(spec.threads, spec.n_batch, spec.n_ubatch, spec.flash_attn, spec.cache_type,
+                                      spec.n_parallel))
+    tests = _tests(spec)
+    n_ctx = spec.n_ctx or _round_up(max(p + g + d for p, g, d, _ in tests) + 8, 256)  # per sequence
     for model, ngl in itertools.product(spec.models, spec.n_gpu_layers):
-        for threads, batch, ubatch, fa, cache in contexts:
-            settings = ContextSettings(n_ctx=n_ctx, n_batch=batch, n_ubatch=min(ubatch, batch), n_threads=threads,
-                                       flash_attn=fa, type_k=cache, type_v=cache)
-            for workload in workloads:
-                if workload.n_depth + workload.n_prompt + workload.n_gen > n_ctx:
-                    raise fail("prompt_too_long", what=str(model), n_prompt=workload.n_prompt,
-                               n_depth=workload.n_depth, n_gen=workload.n_gen, n_ctx=n_ctx)
+        for threads, batch, ubatch, fa, cache, parallel in contexts:
+            # Parallel sequences share one cache (kv_unified): it holds every sequence's tokens.
+            settings = ContextSettings(n_ctx=n_ctx * parallel, n_batch=batch, n_ubatch=min(ubatch, batch),
+                                       n_threads=threads, flash_attn=fa, type_k=cache, type_v=cache,
+                                       n_seq_max=parallel)
+            for p, g, d, pg in tests:
+                if d + p + g > n_ctx:
+                    raise fail("prompt_too_long", what=str(model), n_prompt=p, n_depth=d, n_gen=g, n_ctx=n_ctx)
+                workload = Workload(n_prompt=p, n_gen=g, n_depth=d, pg=pg, repetitions=spec.repetitions,
+                                    warmup=spec.warmup, stop_at_eog=spec.chat, seed=spec.seed,
+                                    temperature=spec.temperature, n_parallel=parallel)
                 cells.append(Cell(model, ngl, settings, workload))
     return cells
 
@@ -130,4 +135,6 @@ def settings_of(cell: Cell) -> dict:
     settings = {"n_gpu_layers": cell.n_gpu_layers, **asdict(cell.context), **asdict(cell.workload)}
     if not settings["pg"]:  # the settings are hashed into cell keys: rows stored before pg existed keep theirs
         del settings["pg"]
+    if settings["n_parallel"] == 1:  # likewise for rows stored before parallel sequences existed
+        del settings["n_parallel"]
     return settings
