@@ -37,10 +37,16 @@ class ContextSettings:
     n_seq_max: int = field(default=1, metadata={"help": "sequences (scoring copies a shared prefix to seq 1)"})
 
 
+# How llama.cpp reads the weights (llama-bench's -lm spellings): mmap maps the file (pages come from
+# the page cache, loaded on first touch), none reads it into allocated memory, mlock pins it in RAM,
+# dio reads with direct I/O past the page cache. auto lets llama.cpp choose per device.
+LOAD_MODES = {"auto": -1, "none": 0, "mmap": 1, "mlock": 2, "mmap+mlock": 3, "dio": 4}
+
+
 class Model:
     """A loaded model; ``load_seconds`` is the wall time of llama_model_load_from_file."""
 
-    def __init__(self, source: Path | ModelFile, n_gpu_layers: int = 0):
+    def __init__(self, source: Path | ModelFile, n_gpu_layers: int = 0, load_mode: str = "auto"):
         """``source``: a ModelFile (its header was checked when it was opened) or a path (checked here:
         llama.cpp would crash on some malformed files rather than refuse them)."""
         import llama_cpp
@@ -53,6 +59,7 @@ class Model:
         llamacpp.init()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
+        params.load_mode = LOAD_MODES[load_mode]
         started = time.perf_counter_ns()
         self.ptr = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         self.load_seconds = (time.perf_counter_ns() - started) / 1e9
