@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 
 def temp_name(final: Path) -> Path:
-    """The in-progress name for ``final``: hidden, ends in .partial, unique per process."""
-    return final.with_name(f".{final.name}.{os.getpid()}.partial")
+    """The in-progress name for ``final``: hidden, ends in .partial, unique per writer (the process id,
+    which tells a dead writer's leftovers, and a random part: two writers never share a file)."""
+    return final.with_name(f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
 
 
 @contextlib.contextmanager
@@ -42,7 +44,7 @@ def remove_stale_partials(final: Path) -> None:
     """Delete what a killed earlier run (SIGKILL, power loss) left of ``final``: temporary files of
     processes that no longer exist. A live process's file is left alone."""
     for leftover in final.parent.glob(f".{glob.escape(final.name)}.*.partial"):
-        pid = leftover.name[len(final.name) + 2:-len(".partial")]
+        pid = leftover.name[len(final.name) + 2:-len(".partial")].split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()

@@ -115,6 +115,25 @@ MESSAGES: dict[str, str] = {
     "with `python {command}`",
     "no_results": "{path}: no bench.jsonl here; run `edgeprof bench ... --results {path}` first",
     "results_empty": "{paths}: no successful result rows to plot",
+    # result rows read back (edgeprof/results/validate.py: the note, the refusal, why a row is skipped) and
+    # what they measured (a model file given twice, a quality budget that is not a number)
+    "rows_skipped": "note: skipped {n} result row(s) that are not valid rows (the others are used): {places}{more}",
+    "results_all_skipped": "{paths}: no successful result rows to plot: {n} line(s) skipped as not valid rows, "
+    "the first at {first}",
+    "rows_future_schema": "{path}:{line}: a row of schema {schema}, written by a newer edgeprof (this one reads "
+    "schema {ours} and earlier); upgrade edgeprof to read these results",
+    "row_not_json": "not valid JSON ({detail})",
+    "row_not_utf8": "not UTF-8 text",
+    "row_too_long": "a line longer than {limit} MiB",
+    "row_too_deep": "nested deeper than a row ever is",
+    "row_kind": "kind {kind} is not one this edgeprof knows ({kinds})",
+    "row_missing": "{where} is missing",
+    "row_type": "{where}: expected {expected}, got {got}",
+    "row_not_finite": "{where} is {value}, not a number a measurement can have",
+    "row_range": "{where} is {value}; it must be {allowed}",
+    "row_lengths": "{where} has {n} entries for {expected} times",
+    "model_given_twice": "note: {path} is {how} as {first}: measured once",
+    "budget_not_finite": "{option} {value}: not a finite number; give a limit such as 0.05",
     "toml_syntax": "{path}:{line}: invalid TOML: {detail}",
     "toml_key": "{path}: {where}: unknown key {key!r}{hint}",
     "toml_type": "{path}: {where}: {key!r} must be {expected}, got {got}",
@@ -131,6 +150,33 @@ MESSAGES: dict[str, str] = {
     "not_a_folder": "{path}: is a file, expected a folder",
     "unsafe_name": "{name!r}: not usable as {what}: a name must not contain / or \\, start with a dot, "
     "or hold control characters (it would place files outside the output folder)",
+    # two commands on one folder (edgeprof/locks.py)
+    "folder_in_use": "{folder} is in use by {holder} (pid {pid}{host}, since {since}); wait for it or use "
+    "another {option}",
+    "folder_in_use_unknown": "{folder} is in use by another edgeprof command (its lock file {lock} names none); "
+    "wait for it or use another {option}",
+    "lock_unavailable": "note: {folder}: cannot lock it ({detail}), so nothing stops a second edgeprof command "
+    "from writing there at the same time",
+    # numbers (edgeprof/limits.py), outputs checked before any work, and sharp edges
+    "not_a_number": "{option} {value}: not {allowed}",
+    "not_finite": "{option} {value}: not a finite number; use {allowed}",
+    "out_of_range": "{option} {value}: out of range; use {allowed}",
+    "context_too_large": "{what}: prompt ({n_prompt}) + depth ({n_depth}) + generation ({n_gen}) tokens need a "
+    "context of {n_ctx}, more than llama.cpp's 32-bit positions hold ({limit}); use shorter lengths",
+    "nothing_to_measure": "-p 0 -n 0 (prompt_tokens, gen_tokens): no cell would measure anything, every prompt "
+    "and generation length is 0; give one of them a length above 0",
+    "beyond_trained_context": "note: {path}: {n_tokens} tokens of prompt, depth and generation go beyond the "
+    "{n_train} tokens it was trained on; numbers past that measure a model out of its range",
+    "cannot_write": "{path}: cannot write there: {reason}{via}; choose another place",
+    "below_a_file": "{path}: {file} is a file, so no folder can be made below it",
+    "dangling_link": "{path}: a symbolic link to {target}, which does not exist",
+    "prompt_file_empty": "{path}: the prompt file holds no text; give it some, or drop --prompt-file for random "
+    "tokens",
+    "prompt_file_text": "{path}: not UTF-8 text ({detail}); save the prompt as UTF-8",
+    "no_levels": "{option} {value!r}: names no quantization level; e.g. Q4_K_M,Q8_0",
+    "task_not_recorded": "--task {name}: no accuracy of this task is recorded in the results{hint}; tasks "
+    "recorded: {choices}",
+    "device_name": "--device-name {name!r}: {problem}; use a short printable name (e.g. pi5-8gb)",
 }
 
 

@@ -54,9 +54,12 @@ def canonical_level(name: str) -> str:
     raise fail("unknown_level", name=name, hint=did_you_mean(name, all_levels()))
 
 
-def parse_list(text: str) -> list[str]:
-    """'q4_k_m, Q8_0' -> ['Q4_K_M', 'Q8_0'] (order kept, duplicates dropped)."""
+def parse_list(text: str, option: str = "--quant") -> list[str]:
+    """'q4_k_m, Q8_0' -> ['Q4_K_M', 'Q8_0'] (order kept, duplicates dropped); a list naming no level
+    (``,`` or blanks) is refused, never taken as "no levels"."""
     names = [canonical_level(part) for part in text.split(",") if part.strip()]
+    if not names:
+        raise fail("no_levels", option=option, value=text)
     return list(dict.fromkeys(names))
 
 

@@ -46,22 +46,85 @@ def init(verbose: bool | None = None) -> None:
         _state["verbose"] = verbose
     if _state["ready"]:
         return
-
-    @llama_cpp.llama_log_callback
-    def on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-        line = text.decode("utf-8", errors="replace")
-        if level in (_WARN, _ERROR):
-            recent_errors.extend(part.strip() for part in line.splitlines() if part.strip(" =-\t"))
-        listener = _state["listener"]
-        if listener is not None:
-            listener(line)
-        if _state["verbose"]:
-            sys.stderr.write(line)
-
-    _callback = on_log
+    _callback = llama_cpp.llama_log_callback(_on_log)
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
     llama_cpp.llama_backend_init()
     _state["ready"] = True
+
+
+def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+    line = text.decode("utf-8", errors="replace")
+    if level in (_WARN, _ERROR):
+        recent_errors.extend(part.strip() for part in line.splitlines() if part.strip(" =-\t"))
+    listener = _state["listener"]
+    if listener is not None:
+        listener(line)
+    if _state["verbose"]:
+        sys.stderr.write(line)
+
+
+# Signals (Ctrl-C, SIGTERM) that came while llama.cpp ran our callback from inside one of its C calls (a
+# quantization, a model load). An exception raised there cannot reach the caller: ctypes prints it and
+# drops it, and the C call goes on as if nothing happened. So the CLI's signal handler asks ``held``
+# first; a held signal is delivered again when the C call returns: at once where the call ends in
+# ``listening`` (the quantizer: before its file is renamed), else within 20 ms (a watcher thread).
+_held: set[int] = set()
+_redelivered: set[int] = set()  # tripped again by the watcher and not yet seen by the handler
+_WATCHER = "edgeprof-held-signal"
+
+
+def held(signum: int, frame) -> bool:
+    """For a signal handler: True to return without raising (the signal is held, or was a stale
+    repeat of one already raised), False to raise now."""
+    redelivery = signum in _redelivered
+    _redelivered.discard(signum)
+    if in_log_callback(frame):
+        _held.add(signum)
+        _watch()
+        return True
+    if redelivery and not _held:
+        return True
+    _held.clear()
+    return False
+
+
+def in_log_callback(frame) -> bool:
+    """Whether Python code at ``frame`` runs inside our log callback, that is inside a C call of llama.cpp."""
+    while frame is not None:
+        if frame.f_code is _on_log.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def release_held() -> None:
+    """Right after a C call whose callback may have held a signal: deliver it now."""
+    if _held:
+        import signal
+
+        signal.raise_signal(next(iter(_held)))
+
+
+def _watch() -> None:
+    """Trip the held signals again every 20 ms (no real signal: no system call of the C code is
+    interrupted) until the handler runs outside the callback. Tripping from the handler itself would
+    run the handler again at once, inside the callback, without end."""
+    import threading
+
+    if any(t.name == _WATCHER for t in threading.enumerate()):
+        return
+
+    def redeliver() -> None:
+        import _thread
+        import time
+
+        while _held:
+            time.sleep(0.02)
+            for signum in list(_held):
+                _redelivered.add(signum)
+                _thread.interrupt_main(signum)
+
+    threading.Thread(target=redeliver, name=_WATCHER, daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -73,6 +136,7 @@ def listening(listener: Callable[[str], None]) -> Iterator[None]:
         yield
     finally:
         _state["listener"] = previous
+        release_held()
 
 
 def version() -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprof.gguf_header import GGUFHeader
+from edgeprof.progress import Say, quiet
 
 # Metadata key marking a random-weight file built by `bench --synthetic` (its rows say so).
 SYNTHETIC_KEY = "edgeprof.synthetic"
@@ -41,8 +42,27 @@ def open_model_file(path: Path) -> ModelFile:
     return ModelFile(path, header, _row_info(path, header))
 
 
-def open_model_files(paths: Iterable[Path]) -> tuple[ModelFile, ...]:
-    return tuple(open_model_file(path) for path in paths)
+def open_model_files(paths: Iterable[Path], say: Say = quiet) -> tuple[ModelFile, ...]:
+    """Each distinct file once, in the order given. A file named twice, reached through a symbolic
+    link, or copied (the same content) would be measured twice under one cell key: it is opened
+    once, with a note through ``say``."""
+    from edgeprof.errors import fail
+
+    by_path: dict[Path, Path] = {}  # resolved -> as first given (not read again)
+    by_content: dict[str, ModelFile] = {}
+    for path in paths:
+        real = Path(path).resolve()
+        if real in by_path:
+            say(str(fail("model_given_twice", path=path, first=by_path[real], how="the same file")))
+            continue
+        by_path[real] = Path(path)
+        model = open_model_file(path)
+        first = by_content.get(model.info["sha256"])
+        if first is not None:
+            say(str(fail("model_given_twice", path=path, first=first.path, how="the same content")))
+            continue
+        by_content[model.info["sha256"]] = model
+    return tuple(by_content.values())
 
 
 def reuse_or_open(path: Path, opened: Iterable[ModelFile]) -> ModelFile:

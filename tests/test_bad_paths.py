@@ -17,7 +17,7 @@ CASES = {
     "bench: a folder as model": (["bench", "adir"], "adir", "is a directory, expected a file"),
     "bench: results is a file": (["bench", "{model}", "--results", "afile"], "afile", "is a file, expected a folder"),
     "bench: results below a file": (["bench", "{model}", "-p", "8", "-n", "2", "-r", "1", "--results", "afile/sub"],
-                                    "afile/sub/bench.jsonl", "Not a directory"),
+                                    "afile/sub", "afile is a file, so no folder can be made below it"),
     "bench: results not writable": (["bench", "{model}", "-p", "8", "-n", "2", "-r", "1", "--results",
                                      "/sys/edgeprof-test"], "/sys/edgeprof-test", "permission denied"),
     "bench: prompt file missing": (["bench", "{model}", "--prompt-file", "nofile"], "nofile", "no such file"),

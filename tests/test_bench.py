@@ -88,13 +88,18 @@ def test_interrupted_sweep_keeps_measured_cells_and_resumes(q4, tmp_path, monkey
 
 
 def test_torn_last_line_is_skipped_and_not_glued(tmp_path):
+    from pathlib import Path
+
+    recorded = Path(__file__).parent / "fixtures" / "recorded" / "demo-vm" / "bench.jsonl"
+    row = json.loads(recorded.read_text().splitlines()[0])
     store = ResultStore(tmp_path)
-    store.append({"cell": "a", "status": "ok"})
+    store.append({**row, "cell": "a"})
     with open(store.path, "a") as f:
         f.write('{"cell": "b", "stat')  # power lost mid-write
-    assert store.completed() == {"a"}
-    store.append({"cell": "c", "status": "ok"})
-    assert store.completed() == {"a", "c"}
+    assert "a" in store.completed() and "b" not in store.completed()
+    store.append({**row, "cell": "c"})
+    assert [r["cell"] for r in store.rows()] == ["a", "c"]
+    assert list(store.skipped.lines) == [(str(store.path), 2)]  # the torn line, counted with its place
 
 
 def test_exports(q4, tmp_path):

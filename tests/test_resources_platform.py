@@ -471,7 +471,8 @@ def test_raspberry_pi_runs_vcgencmd_at_most_once_per_interval(tmp_path):
     sensor = RaspberryPiSensor(make_pi(tmp_path), run=run, command_interval_s=60)
     sensor.start()
     readings = [sensor.sample() for _ in range(3)]
-    assert len(run.calls) == 2  # measure_temp and get_throttled, once
+    # measure_temp, get_throttled and pmic_read_adc, once (a Pi 4 answers no PMIC readings)
+    assert run.calls == [["measure_temp"], ["get_throttled"], ["pmic_read_adc"]]
     assert all(r["throttled_flags"] == 0x50005 for r in readings)
 
 

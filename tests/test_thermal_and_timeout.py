@@ -62,7 +62,7 @@ def test_cooldown_without_a_sensor_is_one_line(tiny_factory, tmp_path, monkeypat
     _, _, model = tiny_factory(TinySpec(tied=True))
     monkeypatch.setenv("EDGEPROF_THERMAL_DIR", str(tmp_path / "none"))
     result = CliRunner().invoke(cli, ["bench", str(model), "--cooldown", "50", "--sensors", "thermal,process",
-                                      "--results", str(tmp_path / "r")])
+                                      "-p", "16", "-n", "4", "--results", str(tmp_path / "r")])
     assert result.exit_code == 1
     assert result.output == ("Error: --cooldown needs a temperature sensor, and none of the sensors here reads "
                              "one (sensors: process); drop --cooldown\n")

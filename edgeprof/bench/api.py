@@ -3,7 +3,7 @@ model files, every row stored as it is measured. Nothing here prints; progress l
 
 from __future__ import annotations
 
-from edgeprof.errors import fail
+from edgeprof.errors import MESSAGES, fail
 from edgeprof.progress import Say, quiet
 from edgeprof.results.store import ResultStore
 
@@ -45,7 +45,10 @@ def measure_speed(spec, store: ResultStore, tally: Tally, progress: bool, say: S
     from edgeprof.bench.sweep import plan
 
     skipped = []
-    with tqdm(total=len(plan(spec)), desc="bench", unit="cell", disable=not progress or None) as bar:
+    cells = plan(spec)
+    for line in beyond_training(cells):
+        say(line)
+    with tqdm(total=len(cells), desc="bench", unit="cell", disable=not progress or None) as bar:
         def on_row(row: dict) -> None:
             tally.add(row)
             bar.update(1)
@@ -61,3 +64,20 @@ def measure_speed(spec, store: ResultStore, tally: Tally, progress: bool, say: S
         raise fail("nothing_measured", n=tally.failed)
     if skipped:
         say(f"skipped {len(skipped)} cells already in {store.path} (use --rerun to measure them again)")
+
+
+def beyond_training(cells) -> list[str]:
+    """A note per model whose longest cell (depth + prompt + generation) goes past the context it was
+    trained on (its GGUF's <arch>.context_length): llama.cpp runs it, but the numbers there describe
+    a model out of its range (RoPE beyond its training, quality lost), which nothing else would say."""
+    longest: dict = {}
+    for cell in cells:
+        n = cell.workload.n_depth + cell.workload.n_prompt + cell.workload.n_gen
+        longest[cell.model] = max(longest.get(cell.model, 0), n)
+    notes = []
+    for model, n_tokens in longest.items():
+        meta = getattr(model, "metadata", {})
+        n_train = meta.get(f"{meta.get('general.architecture')}.context_length")
+        if isinstance(n_train, int) and 0 < n_train < n_tokens:
+            notes.append(MESSAGES["beyond_trained_context"].format(path=model, n_tokens=n_tokens, n_train=n_train))
+    return notes

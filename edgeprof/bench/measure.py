@@ -67,8 +67,10 @@ class TokenSampler:
     def __call__(self, ctx: Context) -> int:
         if self.temperature <= 0:
             return greedy(ctx)
-        logits = ctx.logits().astype(np.float64) / self.temperature
-        probs = np.exp(logits - logits.max())
+        logits = ctx.logits().astype(np.float64)
+        # shifted before scaling: a tiny temperature then gives -inf (probability 0), never inf - inf = nan
+        with np.errstate(over="ignore"):
+            probs = np.exp((logits - logits.max()) / self.temperature)
         return int(self.rng.choice(len(probs), p=probs / probs.sum()))
 
 

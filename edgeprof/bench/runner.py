@@ -12,6 +12,9 @@ from edgeprof.bench.bandwidth import probe_gbs, roofline
 from edgeprof.bench.engine import Context, Model
 from edgeprof.bench.measure import Deadline, measure
 from edgeprof.bench.overheads import host_share_visible, overheads_for, remember
+from edgeprof.bench.peak_rss import peak_rss_fields
+from edgeprof.bench.peak_rss import peak_rss_mb as _peak_rss_mb
+from edgeprof.bench.peak_rss import reset_peak_rss as _reset_peak_rss
 from edgeprof.bench.resources import Monitor, available_sensors
 from edgeprof.bench.resources.summary import summarize as summarize_resources
 from edgeprof.bench.resources.summary import timeline, unmeasured_energy
@@ -28,30 +31,17 @@ from edgeprof.results.store import ResultStore, cell_key
 OnRow = Callable[[dict], None]
 
 
-def _cell_key(cell: Cell, info: dict, device_id: str, prompt_label: str) -> str:
-    return cell_key({"sha256": info["sha256"], "settings": settings_of(cell), "device": device_id,
-                     "prompt": prompt_label})
+def _cell_key(cell: Cell, info: dict, system: dict, prompt: str) -> str:
+    return cell_key({"sha256": info["sha256"], "settings": settings_of(cell), "device": system["device_id"],
+                     "prompt": prompt}, system["device_name"])
 
 
-def _reset_peak_rss() -> bool:
-    """Linux lets a process reset its own peak-RSS counter (VmHWM) by writing 5 to clear_refs."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+def _prompt_sha256(spec: SweepSpec) -> dict[str, str]:
+    """The prompt text's content hash, for rows and cell keys (a prompt file is its content, not its
+    name); nothing for random tokens."""
+    import hashlib
 
-
-def _peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    return {} if spec.prompt_text is None else {"prompt_sha256": hashlib.sha256(spec.prompt_text.encode()).hexdigest()}
 
 
 @dataclass
@@ -66,8 +56,13 @@ class _Sweep:
     unified: bool = False  # the GPU allocates from system RAM (Jetson, Apple silicon)
     bandwidth_gbs: float | None = None  # RAM read bandwidth, probed once per sweep (roofline of CPU decode)
 
+    @property
+    def prompt_sha256(self) -> dict[str, str]:
+        return _prompt_sha256(self.spec)
+
     def key(self, cell: Cell, info: dict) -> str:
-        return _cell_key(cell, info, self.system["device_id"], self.spec.prompt_label)
+        prompt = self.prompt_sha256.get("prompt_sha256")
+        return _cell_key(cell, info, self.system, f"sha256:{prompt}" if prompt else self.spec.prompt_label)
 
     def record(self, row: dict) -> None:
         self.store.append(row)
@@ -97,7 +92,7 @@ def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Ca
     sensors = available_sensors(list(spec.sensors) if spec.sensors is not None else None)
     if spec.cooldown_c is not None and hottest_now(sensors) is None:
         raise fail("no_temperature", sensors=", ".join(s.name for s in sensors) or "none")
-    system = system_info(spec.device_name)
+    system = system_info(spec.device_name, [m.path for m in spec.models])
     sweep = _Sweep(spec, store, on_row, system, sensors, overheads_for(system), memory.unified_memory(system))
     if any(c.n_gpu_layers == 0 or sweep.unified for c in plan(spec)):  # ~0.3 s, only where decode reads RAM
         sweep.bandwidth_gbs = probe_gbs(max(spec.threads))
@@ -121,14 +116,25 @@ def _run_model_in_child(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts
     """--force skips the guard, so memory may run out: then the kernel's OOM killer sends SIGKILL, or
     a failed allocation aborts llama.cpp. Either would end edgeprof itself with nothing said. So the
     model is measured in a child process (same code, same store); when it dies, the cells it did not
-    record are recorded as failed with how it died, and the sweep goes on."""
+    record are recorded as failed with how it died, and the sweep goes on. The child never outlives
+    this process: interrupted (Ctrl-C, SIGTERM, SIGHUP), this process stops it; killed, the child ends."""
     import multiprocessing
+    import os
+
+    from edgeprof.processes import stop
 
     start = sweep.store.size()
     spec = replace(sweep.spec, models=(model_file,), n_gpu_layers=(ngl,), in_child=True)
-    child = multiprocessing.get_context("spawn").Process(target=_child_sweep, args=(spec, sweep.store.folder))
+    child = multiprocessing.get_context("spawn").Process(target=_child_sweep,
+                                                         args=(spec, sweep.store.folder, os.getpid()))
     child.start()
-    child.join()
+    try:
+        child.join()
+    except BaseException:
+        stop(child)
+        for row in sweep.store.rows(since=start):  # what it recorded is saved: counted as this sweep's
+            sweep.on_row(row)
+        raise
     recorded = set()
     for row in sweep.store.rows(since=start):
         recorded.add(row.get("cell"))
@@ -139,11 +145,21 @@ def _run_model_in_child(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts
                    str(fail("child_died", path=model_file.path, how=_how_it_died(child.exitcode))))
 
 
-def _child_sweep(spec: SweepSpec, folder: Path) -> None:
+def _child_sweep(spec: SweepSpec, folder: Path, parent: int) -> None:
+    import signal
+
     from edgeprof import llamacpp
+    from edgeprof.processes import die_with_parent, orphaned
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches both; the parent stops this one
+    die_with_parent(parent)
+
+    def between_cells(_) -> None:  # where the parent's death sends no signal (not Linux): stop at the next cell
+        if orphaned(parent):
+            raise SystemExit(1)
 
     llamacpp.init()
-    sweep_models(spec, ResultStore(folder), lambda row: None, lambda cell: None)
+    sweep_models(spec, ResultStore(folder), between_cells, between_cells)
 
 
 def _how_it_died(exitcode: int) -> str:
@@ -219,7 +235,7 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         return
     n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
     resources = {"load": loaded.load_resources, **summarize_resources(monitor.readings)}
-    settings = {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label}
+    settings = {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label, **sweep.prompt_sha256}
     sweep.record(speed_row(
         sweep.key(cell, loaded.info), loaded.info, settings, sweep.system,
         model_desc=loaded.model.description(), model_tensor_bytes=loaded.model.size_bytes,
@@ -313,7 +329,7 @@ def _memory(loaded: _Loaded, resources: dict) -> dict:
     return {"baseline_rss_mb": round(baseline, 1), "estimate_ram_mb": round(est.ram_mb, 1),
             "estimate_total_rss_mb": round(baseline + est.ram_mb, 1), "estimate_vram_mb": round(est.vram_mb, 1),
             "estimate_weights_mb": round(est.weights_mb, 1), "estimate_kv_mb": round(est.kv_mb, 1),
-            "estimate_compute_mb": round(est.compute_mb, 1), "peak_rss_mb": _peak_rss_mb(), **gpu,
+            "estimate_compute_mb": round(est.compute_mb, 1), **peak_rss_fields(), **gpu,
             **_overhead_fields(est)}
 
 

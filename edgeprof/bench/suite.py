@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeprof import limits
 from edgeprof.errors import EdgeprofError, did_you_mean, fail
 from edgeprof.paths import all_cores, data_dir
 from edgeprof.tomlfile import check_keys, expect, load_toml, location, require
@@ -88,9 +89,10 @@ def load_suite(name: str, relative_to: Path | None = None) -> Suite:
     quality = _quality(path, location(text, "quality"), data["quality"]) if "quality" in data else None
     budget = expect(path, location(text, "budget"), data, "budget", dict) if "budget" in data else {}
     check_keys(path, location(text, "budget"), budget, BUDGET_KEYS)
+    where = location(text, "budget")
     return Suite(path.stem, path, str(data.get("description", "")), scenarios, quality,
-                 _number(path, "budget.max_kld", budget.get("max_kld")),
-                 _number(path, "budget.min_acc", budget.get("min_acc")))
+                 _number(path, where, "max_kld", budget.get("max_kld"), limits.KLD),
+                 _number(path, where, "min_acc", budget.get("min_acc"), limits.ACCURACY))
 
 
 def _scenario(path: Path, where: str, entry: Any) -> Scenario:
@@ -101,15 +103,37 @@ def _scenario(path: Path, where: str, entry: Any) -> Scenario:
     if needs not in (None, "gpu"):
         raise fail("toml_value", path=path, where=where, detail=f"needs must be \"gpu\", got {needs!r}")
     levels = entry.get("levels", ALL)
-    return Scenario(
+    repetitions = expect(path, where, entry, "repetitions", int) if "repetitions" in entry else 5
+    scenario = Scenario(
         name=str(require(path, where, entry, "name", str)),
         levels=None if levels == ALL else tuple(_levels(path, where, levels)),
         threads=_ints(path, where, entry, "threads", ()), n_gpu_layers=_ints(path, where, entry, "ngl", (0,)),
         n_prompt=_ints(path, where, entry, "prompt_tokens", (512,)),
         n_gen=_ints(path, where, entry, "gen_tokens", (128,)),
         n_depth=_ints(path, where, entry, "depth", (0,)),
-        repetitions=expect(path, where, entry, "repetitions", int) if "repetitions" in entry else 5,
+        repetitions=_checked(path, where, "repetitions", repetitions, limits.REPETITIONS),
         needs_gpu=needs == "gpu")
+    _check_lengths(path, where, scenario)
+    return scenario
+
+
+def _checked(path: Path, where: str, key: str, value: int | float, allowed: limits.Range) -> int | float:
+    """``value`` within ``allowed`` (the range the same command-line option has), else one line with the line."""
+    try:
+        return allowed.check(key, value)
+    except EdgeprofError as exc:
+        raise fail("toml_value", path=path, where=where, detail=str(exc)) from None
+
+
+def _check_lengths(path: Path, where: str, scenario: Scenario) -> None:
+    """The scenario's lengths as `edgeprof bench` checks them (something to measure, a context llama.cpp
+    can hold), at load time: not after the models were converted."""
+    from edgeprof.bench.sweep import SweepSpec, plan
+
+    try:
+        plan(SweepSpec(models=(), n_prompt=scenario.n_prompt, n_gen=scenario.n_gen, n_depth=scenario.n_depth))
+    except EdgeprofError as exc:
+        raise fail("toml_value", path=path, where=where, detail=str(exc)) from None
 
 
 def _levels(path: Path, where: str, levels: Any) -> list[str]:
@@ -134,6 +158,7 @@ def _ints(path: Path, where: str, entry: dict, key: str, default: tuple) -> tupl
     if key == "threads" and value == "scale":
         return tuple(dict.fromkeys([2**i for i in range(cores.bit_length()) if 2**i < cores] + [cores]))
     values = value if isinstance(value, list) else [value]
+    allowed = {"threads": limits.threads(), "ngl": limits.GPU_LAYERS}.get(key, limits.TOKENS)
     out = []
     for v in values:
         if v == ALL:
@@ -141,7 +166,7 @@ def _ints(path: Path, where: str, entry: dict, key: str, default: tuple) -> tupl
         elif v == "auto" and key == "ngl":
             out.append(AUTO_LAYERS)
         elif isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-            out.append(v)
+            out.append(_checked(path, where, key, v, allowed))
         else:
             raise fail("toml_type", path=path, where=where, key=key, expected='whole numbers (or "all")',
                        got=repr(v))
@@ -160,17 +185,18 @@ def _quality(path: Path, where: str, table: Any) -> QualityChecks:
             load_task(str(task))  # a typo fails here, with the line, not after the speed runs
         except EdgeprofError as exc:
             raise fail("toml_value", path=path, where=where, detail=str(exc)) from None
-    opt = {k: expect(path, where, table, k, int) for k in ("limit", "shots", "ppl_chunks", "ppl_ctx") if k in table}
+    ranges = {"limit": limits.COUNT, "shots": limits.SHOTS, "ppl_chunks": limits.COUNT, "ppl_ctx": limits.CONTEXT}
+    opt = {k: _checked(path, where, k, expect(path, where, table, k, int), allowed) for k, allowed in ranges.items()
+           if k in table}
     return QualityChecks(tasks=tuple(str(t) for t in tasks), limit=opt.get("limit"), shots=opt.get("shots"),
                          corpus=expect(path, where, table, "ppl", str) if "ppl" in table else None,
                          ppl_chunks=opt.get("ppl_chunks"), ppl_ctx=opt.get("ppl_ctx", 512),
                          kld=expect(path, where, table, "kld", bool) if "kld" in table else True)
 
 
-def _number(path: Path, where: str, value: Any) -> float | None:
+def _number(path: Path, where: str, key: str, value: Any, allowed: limits.Range) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail("toml_type", path=path, where=where, key=where.split(".")[-1], expected="a number",
-                   got=type(value).__name__)
-    return float(value)
+        raise fail("toml_type", path=path, where=where, key=key, expected="a number", got=type(value).__name__)
+    return float(_checked(path, where, key, value, allowed))  # TOML has nan and inf: refused

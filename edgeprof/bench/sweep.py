@@ -77,6 +77,7 @@ def plan(spec: SweepSpec) -> list[Cell]:
                                       spec.n_parallel))
     tests = _tests(spec)
     n_ctx = spec.n_ctx or _round_up(max(p + g + d for p, g, d, _ in tests) + 8, 256)  # per sequence
+    _check_lengths(spec, tests, n_ctx)
     for model, ngl in itertools.product(spec.models, spec.n_gpu_layers):
         for threads, batch, ubatch, fa, cache, parallel in contexts:
             # Parallel sequences share one cache (kv_unified): it holds every sequence's tokens.
@@ -84,8 +85,6 @@ def plan(spec: SweepSpec) -> list[Cell]:
                                        n_threads=threads, flash_attn=fa, type_k=cache, type_v=cache,
                                        n_seq_max=parallel)
             for p, g, d, pg in tests:
-                if d + p + g > n_ctx:
-                    raise fail("prompt_too_long", what=str(model), n_prompt=p, n_depth=d, n_gen=g, n_ctx=n_ctx)
                 workload = Workload(n_prompt=p, n_gen=g, n_depth=d, pg=pg, repetitions=spec.repetitions,
                                     warmup=spec.warmup, stop_at_eog=spec.chat, seed=spec.seed,
                                     temperature=spec.temperature, n_parallel=parallel)
@@ -104,7 +103,24 @@ def _tests(spec: SweepSpec) -> list[tuple[int, int, int, bool]]:
         return tests
     if spec.n_pg:
         raise fail("pg_needs_llama_bench", pairs=" ".join(f"{p},{g}" for p, g in spec.n_pg))
-    return [(p, g, d, False) for p, g, d in itertools.product(spec.n_prompt, spec.n_gen, spec.n_depth)]
+    tests = [(p, g, d, False) for p, g, d in itertools.product(spec.n_prompt, spec.n_gen, spec.n_depth) if p or g]
+    if not tests:  # a request with no prompt and no generation measures nothing: no such cell (llama-bench too)
+        raise fail("nothing_to_measure")
+    return tests
+
+
+def _check_lengths(spec: SweepSpec, tests: list[tuple[int, int, int, bool]], n_ctx: int) -> None:
+    """Every test fits the context, and the context fits llama.cpp's 32-bit positions (a larger one
+    would wrap silently); the same for every model, so checked before any model file is read."""
+    from edgeprof.limits import INT32_MAX
+
+    p, g, d, _ = max(tests, key=lambda t: t[0] + t[1] + t[2])
+    what = "-p/-n/-d" if spec.n_ctx is None else f"--ctx {n_ctx}"
+    largest = n_ctx * max(spec.n_parallel)  # parallel sequences share one cache
+    if largest > INT32_MAX:
+        raise fail("context_too_large", what=what, n_prompt=p, n_gen=g, n_depth=d, n_ctx=largest, limit=INT32_MAX)
+    if d + p + g > n_ctx:
+        raise fail("prompt_too_long", what=f"--ctx {n_ctx}", n_prompt=p, n_depth=d, n_gen=g, n_ctx=n_ctx)
 
 
 def llama_bench_tests(n_prompt, n_gen, n_pg, n_depth) -> list[tuple[int, int, int, bool]]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from edgeprof import limits
 from edgeprof.cli.options import (
     NO_PROGRESS_OPTION,
     VERBOSE_OPTION,
     CheckedPath,
+    DeviceName,
+    Number,
     choice_list,
     flash_list,
     int_list,
@@ -39,24 +43,25 @@ from edgeprof.cli.options import (
 @click.option("--ubatch", "-ub", default="512", show_default=True, help="Physical batch sizes.")
 @click.option("--flash-attn", "-fa", default="auto", show_default=True, help="on, off, auto, or a list.")
 @click.option("--cache-type", "-ctk", default="f16", show_default=True, help="KV cache types: f16,q8_0.")
-@click.option("--ctx", type=click.IntRange(min=16), help="Context size [default: just enough for the test].")
-@click.option("--repetitions", "-r", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--ctx", type=Number(limits.CONTEXT), help="Context size [default: just enough for the test].")
+@click.option("--repetitions", "-r", type=Number(limits.REPETITIONS), default=5, show_default=True)
 @click.option("--no-warmup", is_flag=True, help="Skip the untimed warmup run.")
 @click.option("--prompt-file", type=CheckedPath("file"),
               help="Real text for the prompt instead of random tokens.")
 @click.option("--chat", is_flag=True, help="With --prompt-file: apply the chat template, stop at end of turn.")
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--temperature", type=Number(limits.TEMPERATURE), default=0.0, show_default=True,
               help="Sampling temperature; 0 = greedy.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed for random prompts and sampling.")
+@click.option("--seed", type=Number(limits.SEED), default=42, show_default=True,
+              help="Seed for random prompts and sampling.")
 @click.option("--results", "results", type=CheckedPath("dir"), default=Path("results"),
               show_default=True, help="Results folder (bench.jsonl is appended to).")
 @click.option("--rerun", is_flag=True, help="Measure cells already in the results again.")
-@click.option("--device-name", metavar="NAME", help="What plots and reports call this device "
+@click.option("--device-name", type=DeviceName(), metavar="NAME", help="What plots and reports call this device "
               "[default: its model name or hostname].")
 @click.option("--force", is_flag=True, help="Skip the memory guard.")
-@click.option("--cell-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--cell-timeout", type=Number(limits.SECONDS), metavar="SECONDS",
               help="A cell still running after this long is recorded as failed and the sweep goes on.")
-@click.option("--cooldown", type=float, metavar="CELSIUS",
+@click.option("--cooldown", type=Number(limits.CELSIUS), metavar="CELSIUS",
               help="Before each cell, wait (up to 10 min) until the hottest sensor reads at most this.")
 @click.option("--output", "-o", "output_format", type=click.Choice(["table", "json", "csv", "md"]), default="table",
               show_default=True, help="How the rows are printed (llama-bench's -o).")
@@ -64,24 +69,25 @@ from edgeprof.cli.options import (
               help="Also write the results in llama-bench's JSON schema.")
 @click.option("--export-build", metavar="NAME", default="edgeprof", show_default=True,
               help="The build_commit the llama-bench export records: compare-llama-bench.py's -b/-c pick files by it.")
-@click.option("--interval", type=click.FloatRange(min=0.005), default=0.05, show_default=True,
-              help="Resource sensor reading period in seconds.")
+@click.option("--interval", type=Number(limits.INTERVAL), default=0.05, show_default=True,
+              help="Resource sensor reading period in seconds (0.005 to 60).")
 @click.option("--sensors", default="all", show_default=True,
-              help="Resource sensors: all, none, or a list of process,nvml,tegrastats,rapl,raspberry_pi,thermal.")
+              help="Resource sensors: all, none, or a list of process,nvml,tegrastats,rapl,raspberry_pi,thermal,"
+              "power_meter.")
 @click.option("--tasks", metavar="NAMES", help="Accuracy tasks: mmlu,mmlu_cloze,hellaswag,sst2,... "
               "(see --list-tasks) or task .toml files.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N examples per task (a --seed sample).")
-@click.option("--shots", type=click.IntRange(min=0), help="Few-shot examples per question [default: the task's].")
+@click.option("--limit", type=Number(limits.COUNT), help="At most N examples per task (a --seed sample).")
+@click.option("--shots", type=Number(limits.SHOTS), help="Few-shot examples per question [default: the task's].")
 @click.option("--task-source", metavar="NAME", help="Take task data from this source of the task file (e.g. hub).")
 @click.option("--task-data", metavar="TASK=PATH", multiple=True,
               help="Task data from a folder in the task's own format (CMMLU CSVs, GLUE SST-2, ARC JSONL).")
-@click.option("--task-ctx", type=click.IntRange(min=64), default=2048, show_default=True,
+@click.option("--task-ctx", type=Number(limits.TASK_CONTEXT), default=2048, show_default=True,
               help="Context size for tasks; longer prompts lose their oldest tokens.")
 @click.option("--ppl", "corpus", metavar="CORPUS", help="Perplexity over a text corpus: gsm8k_text (offline), "
               "wikitext2 (hub) or a text file.")
-@click.option("--ppl-ctx", type=click.IntRange(min=16), default=512, show_default=True,
+@click.option("--ppl-ctx", type=Number(limits.CONTEXT), default=512, show_default=True,
               help="Perplexity window (as llama-perplexity -c).")
-@click.option("--ppl-chunks", type=click.IntRange(min=1), help="At most N perplexity windows.")
+@click.option("--ppl-chunks", type=Number(limits.COUNT), help="At most N perplexity windows.")
 @click.option("--kld-baseline", type=CheckedPath("file"),
               help="With --ppl: the F16/BF16 file each model's KL-divergence is measured against.")
 @click.option("--synthetic", metavar="SOURCE", help="Also bench random-weight files with SOURCE's exact shapes and "
@@ -114,7 +120,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
     edgeprof bench --synthetic meta-llama/Llama-3.2-3B --quant Q4_K_M,Q3_K_M --ctx 4096   # before downloading
     """
     from edgeprof import llamacpp
-    from edgeprof.bench.sweep import SweepSpec
+    from edgeprof.bench.sweep import SweepSpec, plan
     from edgeprof.model_file import open_model_files, reuse_or_open
     from edgeprof.paths import all_cores
 
@@ -125,31 +131,34 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
         return
     if bool(synthetic) != bool(quant):
         raise click.UsageError("--synthetic SOURCE and --quant LEVELS go together")
-    if synthetic:
-        llamacpp.init(verbose)
-        models = (*models, *_synthetic_files(synthetic, quant, revision))
-    if not models:
+    if not models and not synthetic:
         raise click.UsageError("give one or more GGUF files (or --synthetic SOURCE --quant LEVELS)")
     if kld_baseline and not corpus:
         raise click.UsageError("--kld-baseline needs --ppl CORPUS")
     if no_speed and not (tasks or corpus):
         raise click.UsageError("--no-speed leaves nothing to do: add --tasks or --ppl")
-    llamacpp.init(verbose)
     from edgeprof.bench.cache_types import CACHE_TYPES
 
-    spec = SweepSpec(
-        models=open_model_files(models),  # each header read and checked once, before anything runs
-        threads=int_list("--threads", threads) if threads else (all_cores(),),
-        n_gpu_layers=int_list("--ngl", ngl, allow_all=True),
-        n_prompt=int_list("--prompt-tokens", prompt_tokens), n_gen=int_list("--gen-tokens", gen_tokens),
-        n_depth=int_list("--depth", depth), tests=tests, n_pg=pair_list(prompt_gen),
-        n_batch=int_list("--batch", batch), n_ubatch=int_list("--ubatch", ubatch),
+    spec = SweepSpec(  # every setting checked before anything is built, loaded or written
+        models=(), threads=int_list("--threads", threads, limits.threads()) if threads else (all_cores(),),
+        n_gpu_layers=int_list("--ngl", ngl, limits.GPU_LAYERS, allow_all=True),
+        n_prompt=int_list("--prompt-tokens", prompt_tokens, limits.TOKENS),
+        n_gen=int_list("--gen-tokens", gen_tokens, limits.TOKENS),
+        n_depth=int_list("--depth", depth, limits.TOKENS), tests=tests, n_pg=pair_list(prompt_gen),
+        n_batch=int_list("--batch", batch, limits.BATCH), n_ubatch=int_list("--ubatch", ubatch, limits.BATCH),
         flash_attn=flash_list(flash_attn), cache_type=choice_list("--cache-type", cache_type, CACHE_TYPES),
         n_ctx=ctx, repetitions=repetitions, warmup=not no_warmup,
-        prompt_text=prompt_file.read_text(encoding="utf-8") if prompt_file else None,
+        prompt_text=read_prompt(prompt_file) if prompt_file else None,
         prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, temperature=temperature,
         seed=seed, force=force, cell_timeout=cell_timeout, cooldown_c=cooldown,
         rerun=rerun, sensor_interval=interval, sensors=sensor_list(sensors), device_name=device_name)
+    if not no_speed:
+        plan(spec)  # the lengths against the context: the same for every model
+    check_outputs(results, export_llama_bench, quality=bool(tasks or corpus))
+    llamacpp.init(verbose)
+    if synthetic:
+        models = (*models, *_synthetic_files(synthetic, quant, revision))
+    spec = replace(spec, models=open_model_files(models, say))  # each distinct file's header read and checked once
     quality = None
     if tasks or corpus:
         from edgeprof.bench.quality.session import QualitySpec
@@ -161,7 +170,38 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
             threads=spec.threads[0], n_gpu_layers=spec.n_gpu_layers[0], flash_attn=bool(spec.flash_attn[0]),
             rerun=rerun, device_name=device_name)
     export = (export_llama_bench, export_build) if export_llama_bench else None
-    _bench_and_print(spec, quality, results, output_format, export, not no_progress, not no_speed)
+    from edgeprof.locks import hold
+
+    with hold(results, "edgeprof bench", "--results", say):  # one bench (or run) per results folder
+        _bench_and_print(spec, quality, results, output_format, export, not no_progress, not no_speed)
+
+
+def read_prompt(path: Path) -> str:
+    """--prompt-file's text: UTF-8, and not empty (an empty file would silently become a pp0 test)."""
+    from edgeprof.errors import fail
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail("prompt_file_text", path=path, detail=f"byte {exc.start}: {exc.reason}") from None
+    if not text.strip():
+        raise fail("prompt_file_empty", path=path)
+    return text
+
+
+def check_outputs(results: Path, export: Path | None, quality: bool) -> None:
+    """Every place bench writes, checked before the first cell: results (through symbolic links), its
+    bench.jsonl, the task answers and KLD baselines beside it, and the llama-bench export's folder."""
+    from edgeprof.paths import check_appendable, check_writable
+    from edgeprof.results.store import ResultStore
+
+    check_writable(results)
+    check_appendable(ResultStore(results).path)
+    if quality:
+        for sub in ("tasks", "baselines"):
+            check_writable(results / sub)
+    if export is not None:
+        check_writable(export.parent, shown=export)
 
 
 def _synthetic_files(source: str, quant: str, revision: str | None) -> tuple[Path, ...]:
@@ -184,10 +224,12 @@ def _bench_and_print(spec, quality, results: Path, output_format: str, export_ll
     tally = Tally()
     try:
         bench(spec, store, tally, quality, speed, progress, say)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
+        from edgeprof.cli.interrupts import exit_code
+
         say(f"\nInterrupted: {tally.rows} rows were saved to {store.path} (task answers so far in "
             f"{store.folder / 'tasks'}); rerun the same command to resume.")
-        raise SystemExit(130) from None
+        raise SystemExit(exit_code(exc)) from None
     shown = list(store.rows(since=start)) if tally.rows else list(store.rows())
     _print_rows(shown, output_format, speed)
     if export_llama_bench:
@@ -198,6 +240,8 @@ def _bench_and_print(spec, quality, results: Path, output_format: str, export_ll
         path, build = export_llama_bench
         atomic_write_text(path, json.dumps(export.to_llama_bench(of_kind(shown, "speed"), build), indent=1))
         say(f"llama-bench JSON written to {path}")
+    if note := store.skipped.note():
+        say(note)
     say(f"results: {store.path}")
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from edgeprof.cli.options import NO_PROGRESS_OPTION, VERBOSE_OPTION, CheckedPath, say
+from edgeprof import limits
+from edgeprof.cli.options import NO_PROGRESS_OPTION, VERBOSE_OPTION, CheckedPath, Number, say
 from edgeprof.levels import OUTTYPE_CHOICES
 
 
@@ -23,7 +24,7 @@ from edgeprof.levels import OUTTYPE_CHOICES
               help="Convert every model in this models.toml (instead of SOURCE).")
 @click.option("--name", help="Model name used in output file names (default: from SOURCE).")
 @click.option("--revision", help="Hub revision (branch, tag or commit) for a repo id SOURCE.")
-@click.option("--threads", "-t", type=click.IntRange(min=1), help="Quantization threads [default: all cores].")
+@click.option("--threads", "-t", type=Number(limits.threads), help="Quantization threads [default: all cores].")
 @click.option("--allow-pickle", is_flag=True, help="For repos with only pytorch_model.bin: read its tensors with "
               "edgeprof's restricted reader (never runs code from the file).")
 @click.option("--list-levels", is_flag=True, help="List the quantization levels and recipes, then exit.")
@@ -56,18 +57,25 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
         raise click.UsageError("give --quant or --recipe, not both")
     if bool(source) == bool(models_file):
         raise click.UsageError("give a SOURCE or --models FILE (one of them)")
+    from edgeprof.paths import check_writable
+
+    levels = _levels(quant, recipe)
+    check_writable(out_dir)  # before converting: found after it, the work would be lost
     llamacpp.init(verbose)
-    options = ConvertOptions(levels=_levels(quant, recipe), outtype=outtype, out_dir=out_dir,
+    options = ConvertOptions(levels=levels, outtype=outtype, out_dir=out_dir,
                              threads=threads or all_cores(), name=name, revision=revision,
                              progress=not no_progress, allow_pickle=allow_pickle)
-    if models_file:
-        from edgeprof.workflow.convert_all import convert_models_file
+    from edgeprof.locks import hold
 
-        files = convert_models_file(models_file, options, say)
-    else:
-        from edgeprof.quantize.pipeline import convert as convert_source
+    with hold(out_dir, "edgeprof convert", "--out", say):  # one convert (or run) per output folder
+        if models_file:
+            from edgeprof.workflow.convert_all import convert_models_file
 
-        files = convert_source(source, options, say)
+            files = convert_models_file(models_file, options, say)
+        else:
+            from edgeprof.quantize.pipeline import convert as convert_source
+
+            files = convert_source(source, options, say)
     from edgeprof.quantize.summary import summary_table
 
     click.echo(summary_table(files))
@@ -77,4 +85,6 @@ def _levels(quant: str | None, recipe: str | None) -> tuple[str, ...]:
     from edgeprof.levels import parse_list
     from edgeprof.quantize.recipes import load_recipe
 
-    return tuple(parse_list(quant)) if quant else load_recipe(recipe).levels if recipe else ()
+    if quant is not None:  # --quant "" or "," names no level: refused, never taken as "none"
+        return tuple(parse_list(quant))
+    return load_recipe(recipe).levels if recipe else ()

@@ -1,6 +1,6 @@
-"""The edgeprof command group: turns errors into one line, Ctrl-C into a note, and holds the commands
-(one module each). Heavy modules (llama_cpp, gguf, numpy, matplotlib) are imported inside the
-commands so that ``edgeprof --help`` answers at once."""
+"""The edgeprof command group: turns errors into one line, Ctrl-C (and SIGTERM, SIGHUP) into a note, and
+holds the commands (one module each). Heavy modules (llama_cpp, gguf, numpy, matplotlib) are imported
+inside the commands so that ``edgeprof --help`` answers at once."""
 
 from __future__ import annotations
 
@@ -61,16 +61,19 @@ _register()
 
 def main() -> None:
     """Console entry point."""
+    from edgeprof.cli.interrupts import exit_code, install
+
+    install()  # SIGTERM and SIGHUP take Ctrl-C's path below
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:  # click turns Ctrl-C (KeyboardInterrupt) into Abort
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (KeyboardInterrupt) into Abort
         click.echo(INTERRUPTED, err=True)
-        sys.exit(130)
+        sys.exit(exit_code(exc.__cause__))
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         click.echo(INTERRUPTED, err=True)
-        sys.exit(130)
+        sys.exit(exit_code(exc))

@@ -3,11 +3,51 @@ by more than one command (so each spelling and help text is written once)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from edgeprof import limits
 from edgeprof.errors import fail
+from edgeprof.limits import Range
+
+
+class Number(click.ParamType):
+    """A number within a ``limits.Range`` (or a function giving one, e.g. ``limits.threads``): finite,
+    whole where the range says so, in range; otherwise one line naming the option, the value and
+    what is allowed, exit code 1 (click's own number types print usage text, exit 2, take ``nan``)."""
+
+    def __init__(self, allowed: Range | Callable[[], Range]):
+        self.allowed = allowed
+        probe = allowed if isinstance(allowed, Range) else None
+        self.name = "float" if probe is not None and not probe.integer else "integer"
+
+    def convert(self, value, param, ctx) -> int | float:
+        allowed = self.allowed if isinstance(self.allowed, Range) else self.allowed()
+        return allowed.parse(option_name(param), value)
+
+
+def option_name(param) -> str:
+    """The long spelling of an option (--threads for -t/--threads), as messages name it."""
+    names = getattr(param, "opts", None) or [f"--{param.name}"]
+    return next((n for n in names if n.startswith("--")), names[0])
+
+
+class DeviceName(click.ParamType):
+    """What results call a device: any printable text (slugged where it names a folder), but no
+    control characters: a newline would split every table line it is printed in."""
+
+    name = "name"
+
+    def convert(self, value, param, ctx) -> str:
+        if not value.strip():
+            raise fail("device_name", name=value, problem="it is blank")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise fail("device_name", name=value, problem="it holds control characters (a newline, a tab, ...)")
+        if len(value) > 100:
+            raise fail("device_name", name=value[:20] + "...", problem=f"{len(value)} characters, more than 100")
+        return value
 
 
 class CheckedPath(click.ParamType):
@@ -33,8 +73,9 @@ class CheckedPath(click.ParamType):
         return path
 
 
-def int_list(option: str, text: str, allow_all: bool = False) -> tuple[int, ...]:
-    """``1,2,4`` -> (1, 2, 4); with ``allow_all``, all/max/-1 stand for every layer (-1, llama.cpp's own)."""
+def int_list(option: str, text: str, allowed: Range, allow_all: bool = False) -> tuple[int, ...]:
+    """``1,2,4`` -> (1, 2, 4), each within ``allowed``; with ``allow_all``, all/max/-1 stand for every
+    layer (-1, llama.cpp's own)."""
     values = []
     for part in text.split(","):
         part = part.strip().lower()
@@ -45,20 +86,18 @@ def int_list(option: str, text: str, allow_all: bool = False) -> tuple[int, ...]
             value = int(part)
         except ValueError:
             raise fail("bad_sweep", option=option, detail=f"{part!r} is not a whole number") from None
-        if value < 0:
-            raise fail("bad_sweep", option=option, detail=f"{value} is negative")
-        values.append(value)
+        values.append(allowed.check(option, value))
     return tuple(dict.fromkeys(values))
 
 
 def pair_list(values: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
-    """-pg 512,128 (repeatable, as llama-bench's -pg) -> ((512, 128),)."""
+    """-pg 512,128 (repeatable, as llama-bench's -pg) -> ((512, 128),), each length within limits.TOKENS."""
     pairs = []
     for value in values:
         parts = value.split(",")
         if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
             raise fail("bad_pg", value=value)
-        pairs.append((int(parts[0]), int(parts[1])))
+        pairs.append(tuple(limits.TOKENS.check("-pg", int(p)) for p in parts))
     return tuple(dict.fromkeys(pairs))
 
 

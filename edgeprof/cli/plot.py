@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from edgeprof.cli.options import IMAGE_FORMAT_OPTION, RESULTS_OPTION, CheckedPath, say
+from edgeprof import limits
+from edgeprof.cli.options import IMAGE_FORMAT_OPTION, RESULTS_OPTION, CheckedPath, Number, say
 
 
 @click.command()
@@ -21,12 +22,17 @@ def plot(folders, out, image_format) -> None:
     edgeprof plot                                   # results/ -> figures/
     edgeprof plot --results pi5/ --results orin/ --out compare/ --image-format svg
     """
+    from edgeprof.locks import hold
+    from edgeprof.paths import check_writable
     from edgeprof.plot.figures import render_all
     from edgeprof.results.read import load_results
 
+    check_writable(out)
     results = load_results(list(folders) or [Path("results")])
+    _say_skipped(results)
     say(f"{len(results.rows)} rows from {len(results.folders)} folder(s), devices: {', '.join(results.devices)}")
-    rendered = render_all(results, out, image_format, on_figure=_say_figure)
+    with hold(out, "edgeprof plot", "--out", say):  # one plot or report per output folder
+        rendered = render_all(results, out, image_format, on_figure=_say_figure)
     click.echo(f"{sum(1 for r in rendered if r.path)} figures in {out}")
 
 
@@ -34,8 +40,8 @@ def plot(folders, out, image_format) -> None:
 @RESULTS_OPTION
 @click.option("--out", type=CheckedPath("dir"), default=Path("report"), show_default=True,
               help="Folder for report.md, report.html and their figures.")
-@click.option("--max-kld", type=click.FloatRange(min=0), help="Quality budget: mean KLD vs the unquantized file.")
-@click.option("--min-acc", type=click.FloatRange(0, 1), help="Quality budget: accuracy on --task.")
+@click.option("--max-kld", type=Number(limits.KLD), help="Quality budget: mean KLD vs the unquantized file.")
+@click.option("--min-acc", type=Number(limits.ACCURACY), help="Quality budget: accuracy on --task (0 to 1).")
 @click.option("--task", help="The task --min-acc applies to [default: the first one recorded].")
 @IMAGE_FORMAT_OPTION
 def report(folders, out, max_kld, min_acc, task, image_format) -> None:
@@ -45,13 +51,27 @@ def report(folders, out, max_kld, min_acc, task, image_format) -> None:
     edgeprof report --max-kld 0.05
     edgeprof report --results pi5/ --results orin/ --min-acc 0.3 --task hellaswag --out report/
     """
+    from edgeprof.locks import hold
+    from edgeprof.paths import check_writable
     from edgeprof.plot.leaderboard import Budget
-    from edgeprof.plot.report import write_report
+    from edgeprof.plot.report import check_task, write_report
     from edgeprof.results.read import load_results
 
+    for folder in (out, out / "figures"):
+        check_writable(folder)
     results = load_results(list(folders) or [Path("results")])
-    md, page = write_report(results, out, image_format, Budget(max_kld, min_acc, task), on_figure=_say_figure)
+    budget = Budget(max_kld, min_acc, task)
+    check_task(results, budget)  # before the output folder is locked (made)
+    _say_skipped(results)
+    with hold(out, "edgeprof report", "--out", say):
+        md, page = write_report(results, out, image_format, budget, on_figure=_say_figure)
     click.echo(f"report: {page} (and {md.name})")
+
+
+def _say_skipped(results) -> None:
+    """The one note on the lines that were not valid rows (file:line and why), when there were any."""
+    if note := results.skipped.note():
+        say(note)
 
 
 def _say_figure(item) -> None:

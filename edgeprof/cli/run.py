@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from edgeprof.cli.options import IMAGE_FORMAT_OPTION, NO_PROGRESS_OPTION, VERBOSE_OPTION, say
+from edgeprof.cli.options import IMAGE_FORMAT_OPTION, NO_PROGRESS_OPTION, VERBOSE_OPTION, DeviceName, say
 
 
 @click.command("run")
 @click.argument("models_file", required=False, default="models.toml", type=click.Path(path_type=Path))
-@click.option("--device-name", metavar="NAME", help="What results call this device; its results go to "
-              "OUTPUT_DIR/NAME [default: its model name or hostname].")
+@click.option("--device-name", type=DeviceName(), metavar="NAME", help="What results call this device; its results "
+              "go to OUTPUT_DIR/NAME [default: its model name or hostname].")
 @click.option("--suite", help="Bench suite to run instead of the one models.toml names (demo, standard, a path).")
 @IMAGE_FORMAT_OPTION
 @NO_PROGRESS_OPTION
@@ -33,9 +33,11 @@ def run(models_file, device_name, suite, image_format, no_progress, verbose) -> 
     llamacpp.init(verbose)
     try:
         outcome = run_models_file(RunOptions(Path(models_file), device_name, suite, image_format, not no_progress), say)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
+        from edgeprof.cli.interrupts import exit_code
+
         say("\nInterrupted: everything finished so far is kept; rerun the same command to resume.")
-        raise SystemExit(130) from None
+        raise SystemExit(exit_code(exc)) from None
     click.echo(f"finished in {outcome.seconds / 60:.1f} min\n"
                f"results: {outcome.results}\nfigures: {outcome.figures}\n"
                f"report:  {outcome.report_html} (and {outcome.report_md.name})")

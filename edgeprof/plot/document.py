@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,33 +35,50 @@ class Document:
     sections: list[Section] = field(default_factory=list)
 
 
+# What Markdown viewers would take as markup rather than text: the start of an HTML tag, comment or
+# declaration (`<b`, `</`, `<!`, `<?`), an entity (`&lt;`, `&#60;`), and line breaks (a new line in a
+# name would end a table row or a heading). A bare `<` (`p < 0.05`, `<= 0.05`) stays as it is.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def md_text(text: str) -> str:
+    """``text`` (names come from users, hostnames and model files) as Markdown that shows exactly it:
+    on one line, no HTML."""
+    text = _BREAKS.sub(" ", str(text))
+    return _TAG_START.sub("&lt;", _ENTITY.sub("&amp;", text))
+
+
 def to_markdown(doc: Document, folder: Path) -> str:
-    lines = [f"# {doc.title}", ""]
+    lines = [f"# {md_text(doc.title)}", ""]
     for section in doc.sections:
         _section_md(section, 2, folder, lines)
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _section_md(section: Section, depth: int, folder: Path, lines: list[str]) -> None:
-    lines += [f"{'#' * depth} {section.title}", ""]
+    lines += [f"{'#' * depth} {md_text(section.title)}", ""]
     for block in section.blocks:
         if isinstance(block, Section):
             _section_md(block, depth + 1, folder, lines)
         elif isinstance(block, Table):
             lines += _table_md(block)
         elif isinstance(block, Image):
-            lines += [f"![{block.caption}]({_relative(block.path, folder)})", "", f"*{block.caption}*", ""]
+            caption = md_text(block.caption)
+            alt = caption.replace("[", "\\[").replace("]", "\\]")
+            lines += [f"![{alt}]({_relative(block.path, folder)})", "", f"*{caption}*", ""]
         else:
-            lines += [block, ""]
+            lines += [md_text(block), ""]
 
 
 def _table_md(table: Table) -> list[str]:
     def row(cells) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(md_text(c).replace("|", "\\|") for c in cells) + " |"
 
     out = [row(table.header), "|" + "|".join("---" for _ in table.header) + "|"]
     out += [row(r) for r in table.rows]
-    return out + (["", f"*{table.caption}*"] if table.caption else []) + [""]
+    return out + (["", f"*{md_text(table.caption)}*"] if table.caption else []) + [""]
 
 
 def _relative(path: Path, folder: Path) -> str:

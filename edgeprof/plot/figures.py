@@ -54,6 +54,19 @@ class Rendered:
 
 
 
+def device_stems(devices: list[str]) -> dict[str, str]:
+    """Each device's part of its figures' file names: its name as a file-name fragment, numbered where
+    two names make the same fragment ("Pi 5" and "pi-5"), so no device's figure overwrites another's."""
+    stems: dict[str, str] = {}
+    for device in devices:
+        stem, n = slug(device), 1
+        while stem in stems.values():
+            n += 1
+            stem = f"{slug(device)}-{n}"
+        stems[device] = stem
+    return stems
+
+
 def device_results(results: Results, device: str) -> Results:
     return Results(results.folders, [r for r in results.rows if device_of(r) == device])
 
@@ -64,11 +77,12 @@ def render_all(results: Results, out: Path, fmt: str = "png", names: list[str] |
 
     out.mkdir(parents=True, exist_ok=True)
     rendered = []
+    stems = device_stems(results.devices)
     for name in names or FIGURES:
         spec = FIGURES[name]
         targets = [(d, device_results(results, d)) for d in results.devices] if spec.per_device else [(None, results)]
         for device, subset in targets:
-            stem = f"{name}-{slug(device)}" if device and len(results.devices) > 1 else name
+            stem = f"{name}-{stems[device]}" if device and len(results.devices) > 1 else name
             try:
                 fig = spec.draw(subset)
             except Skip as why:

@@ -3,8 +3,10 @@ sentence of advice the numbers support."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from edgeprof.errors import fail
 from edgeprof.plot.noise import Comparison, compare, interval95
 from edgeprof.plot.quality import Accuracy, accuracy_by_file, file_key, kld_by_file
 from edgeprof.plot.select import per_series
@@ -17,6 +19,11 @@ class Budget:
     min_acc: float | None = field(default=None, metadata={"help": "a level qualifies only with accuracy >= this"})
     task: str | None = field(default=None, metadata={"help": "the task min_acc applies to (default: the first "
                                                               "task recorded)"})
+
+    def __post_init__(self):
+        for option, limit in (("--max-kld", self.max_kld), ("--min-acc", self.min_acc)):
+            if limit is not None and not math.isfinite(limit):  # NaN compares false: every level would pass
+                raise fail("budget_not_finite", option=option, value=limit)
 
     def rule(self, task: str | None) -> str:
         limits = []
@@ -60,14 +67,22 @@ def entries(results: Results, device: str, budget: Budget) -> list[Entry]:
     for model in results.models:
         rows = reference_rows([r for r in results.speed if device_of(r) == device and model_of(r) == model])
         for series, row in per_series(rows).items():
-            level, key, m = series.level, file_key(row), row["metrics"]
+            level, key, m = series.level + (f" [{series.file}]" if series.file else ""), file_key(row), row["metrics"]
             kld = klds.get(key, {}).get("kld_mean")
             acc = accs.get(key, {}).get(task) if task else None
-            desc = row["model"]
-            out.append(Entry(model, level, desc["size_bytes"] / 1e6, desc.get("bits_per_weight"), m.get("tg_tps_mean"),
+            desc, tg = row["model"], m.get("tg_tps_mean")
+            out.append(Entry(model, level, desc["size_bytes"] / 1e6, desc.get("bits_per_weight"), tg,
                              m.get("tg_tps_std"), m.get("pp_tps_mean"), m.get("ttft_ms_mean"), kld,
-                             acc.value if acc else None, bool(desc.get("synthetic")), _fails(kld, acc, budget), acc))
+                             acc.value if acc else None, bool(desc.get("synthetic")),
+                             _no_speed(tg) or _fails(kld, acc, budget), acc))
     return sorted(out, key=lambda e: (e.fails is not None, -(e.tg_tps or 0)))
+
+
+def _no_speed(tg_tps: float | None) -> str | None:
+    """Why a level cannot be ranked by decode speed: none was recorded (a prompt-only test) or it is 0."""
+    if tg_tps is None:
+        return "no decode speed recorded"
+    return None if tg_tps > 0 else f"decode speed {tg_tps:g} t/s: nothing was decoded"
 
 
 def _fails(kld: float | None, acc: Accuracy | None, budget: Budget) -> str | None:
@@ -99,16 +114,16 @@ def recommendation(device: str, ranked: list[Entry], budget: Budget) -> str:
     if not qualifying:
         return f"On {device}, no level meets the budget; loosen --max-kld/--min-acc or try a larger model."
     best = qualifying[0]
-    levels = sort_levels(e.level for e in ranked if e.model == best.model and e.tg_tps)
+    levels = sort_levels(e.level for e in ranked if e.model == best.model and (e.tg_tps or 0) > 0)
     quantized = [lv for lv in levels if lv not in UNQUANTIZED]
     reference_level = "Q8_0" if "Q8_0" in levels else (quantized or levels)[0]
-    reference = next(e for e in ranked if e.model == best.model and e.level == reference_level)
+    reference = next(e for e in ranked if e.model == best.model and e.level == reference_level and (e.tg_tps or 0) > 0)
     if reference.level == best.level:
         text = f"On {device}, {best.model} {best.level} is the fastest level within the budget ({best.tg_tps:.1f} t/s)."
     else:
         text = (f"On {device}, {best.model} {best.level} gives {best.tg_tps / reference.tg_tps:.2f}x the decode speed "
-                f"of {reference.level} ({best.tg_tps:.1f} vs {reference.tg_tps:.1f} t/s){_cost(best, reference)} "
-                f"at {100 * best.size_mb / reference.size_mb:.0f}% of its file size.")
+                f"of {reference.level} ({best.tg_tps:.1f} vs {reference.tg_tps:.1f} t/s){_cost(best, reference)}"
+                f"{_size_share(best, reference)}.")
     if reference.level != best.level and _overlap(best, reference):
         text += (" The two decode speeds are within one standard deviation of each other on this run: more "
                  "repetitions (-r) would tell them apart.")
@@ -117,6 +132,11 @@ def recommendation(device: str, ranked: list[Entry], budget: Budget) -> str:
         text += (f" The faster {faster[0].level} ({faster[0].tg_tps:.1f} t/s) is outside the budget "
                  f"({faster[0].fails}).")
     return text
+
+
+def _size_share(best: Entry, reference: Entry) -> str:
+    """" at 41% of its file size"; nothing where the reference's size is recorded as 0."""
+    return f" at {100 * best.size_mb / reference.size_mb:.0f}% of its file size" if reference.size_mb > 0 else ""
 
 
 def _overlap(a: Entry, b: Entry) -> bool:

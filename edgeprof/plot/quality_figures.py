@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from edgeprof.plot import style
 from edgeprof.plot.noise import interval95, is_smoke_test, verdicts
-from edgeprof.plot.quality import accuracy_by_file, file_key, files, kld_by_file, pareto_front
+from edgeprof.plot.quality import accuracy_by_file, file_key, files, kld_by_file, pareto_front, task_rows
 from edgeprof.plot.select import Skip, per_series
 from edgeprof.results.read import Results, device_line, device_of, reference_rows, settings_line
 
@@ -70,7 +70,7 @@ def _noise_caption(accs: dict) -> str:
 
 def _tasks_caption(results: Results) -> str:
     tasks = {}
-    for row in results.of_kind("task"):
+    for row in (r for rows in task_rows(results).values() for r in rows):
         metrics = row["metrics"]
         tasks[row["task"]["name"]] = (f"{row['task']['name']} (n={metrics.get('n')}, "
                                       f"shots {row['task'].get('shots', 0)})")

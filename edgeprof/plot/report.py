@@ -14,10 +14,13 @@ from edgeprof.plot.quality import accuracy_by_file
 from edgeprof.results.read import Results, device_of, level_of, level_rank, model_of, reference_rows, settings_line
 
 
-def _num(value, digits: int = 1, spread=None) -> str:
+def _num(value, digits: int = 1, spread=None, n=None) -> str:
+    """``value ± spread``; ``value (n=1)`` for a single repetition, which has no spread to show."""
     if value is None:
         return "–"
     text = f"{value:.{digits}f}"
+    if n == 1:
+        return f"{text} (n=1)"
     return f"{text} ± {spread:.{digits}f}" if spread is not None else text
 
 
@@ -60,14 +63,15 @@ def _leaderboards(results: Results, boards: dict[str, list[Entry]], budget: Budg
     section = Section("Leaderboard", [f"Rule: {budget.rule(task)}."])
     for device, board in boards.items():
         rows = []
+        ref = reference_rows([r for r in results.speed if device_of(r) == device])
+        single = 1 if {r["settings"].get("repetitions") for r in ref} == {1} else None  # one run: no spread
         for rank, e in enumerate(board, 1):
             rows.append((str(rank) if e.fails is None else "–", e.model,
                          e.level + (" (synthetic)" if e.synthetic else ""),
-                         _num(e.tg_tps, 1, e.tg_std), _num(e.pp_tps, 1), _num(e.ttft_ms, 1), _num(e.size_mb, 1),
+                         _num(e.tg_tps, 1, e.tg_std, single), _num(e.pp_tps, 1), _num(e.ttft_ms, 1), _num(e.size_mb, 1),
                          _num(e.bits_per_weight, 2), _num(e.kld, 4),
                          _acc(e.acc, *((e.accuracy.stderr, e.accuracy.n) if e.accuracy else (None, None))),
                          e.fails or "yes"))
-        ref = reference_rows([r for r in results.speed if device_of(r) == device])
         section.blocks.append(Section(device, [Table(
             ("rank", "model", "level", "decode t/s", "prefill t/s", "TTFT ms", "size MB", "bits/w", "KLD",
              f"{task or 'accuracy'}", "within budget"), tuple(rows),
@@ -98,15 +102,32 @@ def _speed_table(results: Results) -> Table:
         s, m, mem = r["settings"], r["metrics"], r.get("memory") or {}
         rows.append((device_of(r), model_of(r), level_of(r), str(s.get("n_threads")),
                      "all" if s.get("n_gpu_layers") == -1 else str(s.get("n_gpu_layers")),
-                     f"pp{s.get('n_prompt')}+tg{s.get('n_gen')}", _num(m.get("pp_tps_mean"), 1, m.get("pp_tps_std")),
-                     _num(m.get("tg_tps_mean"), 1, m.get("tg_tps_std")),
-                     _num(m.get("ttft_ms_mean"), 1, m.get("ttft_ms_std")),
+                     f"pp{s.get('n_prompt')}+tg{s.get('n_gen')}",
+                     _num(m.get("pp_tps_mean"), 1, m.get("pp_tps_std"), s.get("repetitions")),
+                     _num(m.get("tg_tps_mean"), 1, m.get("tg_tps_std"), s.get("repetitions")),
+                     _num(m.get("ttft_ms_mean"), 1, m.get("ttft_ms_std"), s.get("repetitions")),
                      f"{_num(m.get('token_ms_p50'), 2)} / {_num(m.get('token_ms_p99'), 2)}",
                      _num(mem.get("peak_rss_mb"), 0), _num(mem.get("estimate_total_rss_mb"), 0),
-                     _num(mem.get("peak_gpu_mem_used_mb"), 0)))
+                     _num(mem.get("peak_gpu_mem_used_mb"), 0), _decode_energy(r.get("energy") or {})))
     return Table(("device", "model", "level", "threads", "ngl", "test", "prefill t/s", "decode t/s", "TTFT ms",
-                  "token ms p50 / p99", "peak RSS MiB", "RSS estimate MiB", "peak VRAM MiB"), tuple(rows),
-                 "every speed cell recorded; mean ± standard deviation over repetitions")
+                  "token ms p50 / p99", "peak RSS MiB", "RSS estimate MiB", "peak VRAM MiB", "decode J/token"),
+                 tuple(rows), "every speed cell recorded; mean ± standard deviation over repetitions; J/token from "
+                              "the widest energy source measured (its name in brackets)")
+
+
+# Energy sources from the widest to the narrowest: the whole board (a Jetson's input rail), a Pi 5's
+# PMIC rails, an external power meter, the x86 package, then a GPU alone.
+ENERGY_SOURCES = ("board", "pi_pmic", "ina", "rapl_psys", "rapl_package", "gpu")
+
+
+def _decode_energy(energy: dict) -> str:
+    found = {k.removeprefix("decode_").removesuffix("_j_per_token"): v for k, v in energy.items()
+             if k.startswith("decode_") and k.endswith("_j_per_token") and isinstance(v, int | float)}
+    if not found:
+        return "–"
+    ranked = [s for prefix in ENERGY_SOURCES for s in sorted(found) if s.startswith(prefix)]
+    source = (ranked or sorted(found))[0]
+    return f"{found[source]:.3g} ({source})"
 
 
 ACC_COLUMNS = ("acc", "acc_norm", "exact_match")
@@ -141,7 +162,18 @@ def _quality_tables(results: Results) -> list[Table]:
 SYSTEM_FIELDS = (("device_model", "device model"), ("cpu_model", "CPU"), ("cpu_affinity", "cores used"),
                  ("cpu_cores_logical", "logical cores"), ("ram_total_mb", "RAM MiB"), ("gpus", "GPUs"), ("os", "OS"),
                  ("python", "Python"), ("llama_cpp_python_version", "llama-cpp-python"),
-                 ("edgeprof_version", "edgeprof"), ("llama_cpp_system_info", "llama.cpp system info"))
+                 ("edgeprof_version", "edgeprof"), ("llama_cpp_system_info", "llama.cpp system info"),
+                 ("cpufreq", "CPU frequency"), ("swap", "swap"), ("model_storage", "model storage"),
+                 ("jetson", "Jetson"), ("raspberry_pi", "Raspberry Pi"), ("config_warnings", "configuration warnings"))
+
+
+def _flat(value) -> str:
+    """A recorded dict or list as one line: ``key value, ...`` and ``; `` between entries."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_flat(v)}" for k, v in value.items() if v not in (None, "", []))
+    if isinstance(value, list):
+        return "; ".join(_flat(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _systems_table(results: Results) -> Table:
@@ -152,7 +184,7 @@ def _systems_table(results: Results) -> Table:
             value = system.get(key)
             if key == "gpus":
                 value = ", ".join(f"{g.get('name')} ({g.get('memory_mb', '?')} MiB)" for g in value or []) or "none"
-            rows.append((device, label, "–" if value in (None, "") else str(value)))
+            rows.append((device, label, "–" if value in (None, "", [], {}) else _flat(value)))
     return Table(("device", "field", "value"), tuple(rows), "recorded in every result row")
 
 
@@ -171,5 +203,16 @@ def write_report(results: Results, out: Path, image_format: str, budget: Budget,
     """Draw every figure into ``out/figures`` and write ``report.md`` and ``report.html`` beside them."""
     from edgeprof.plot.figures import render_all
 
+    check_task(results, budget)  # before any figure is drawn
     figures = render_all(results, out / "figures", image_format, on_figure=on_figure)
     return write(build(results, figures, budget), out)
+
+
+def check_task(results: Results, budget: Budget) -> None:
+    """--task must name a task whose accuracy is recorded: another name would rank by nothing, silently."""
+    from edgeprof.errors import did_you_mean, fail
+
+    names = list(dict.fromkeys(r["task"]["name"] for r in results.of_kind("task")))
+    if budget.task is not None and budget.task not in names:
+        raise fail("task_not_recorded", name=budget.task, hint=did_you_mean(budget.task, names),
+                   choices=", ".join(names) or "none (run `edgeprof bench --tasks ...` first)")

@@ -26,23 +26,35 @@ class Series:
     synthetic: bool
     model_index: int  # 0, 1, ... in the order models appear: picks marker and line style
     several_models: bool  # whether the label must name the model
+    file: str = ""  # where two different files share model, level and kind: which file (its name, or hash)
 
     @property
     def label(self) -> str:
         text = f"{self.model} · {self.level}" if self.several_models else self.level
+        text = f"{text} [{self.file}]" if self.file else text
         return f"{text} (synthetic)" if self.synthetic else text
 
 
 def by_series(rows: list[dict]) -> dict[Series, list[dict]]:
-    """Rows grouped per model file, models in order of appearance, levels in precision order."""
+    """Rows grouped per model file, models in order of appearance, levels in precision order. Two
+    different files (by content) of the same model, level and kind are two series, never one."""
     models = list(dict.fromkeys(model_of(r) for r in rows))
+    files: dict[tuple, dict[str, str]] = defaultdict(dict)  # (model, level, synthetic) -> sha256 -> file name
+    for row in rows:
+        files[_what(row)].setdefault(row["model"].get("sha256") or "", row["model"].get("file") or "?")
     grouped: dict[Series, list[dict]] = defaultdict(list)
     for row in rows:
-        model = model_of(row)
-        key = Series(model, level_of(row), bool(row["model"].get("synthetic")), models.index(model), len(models) > 1)
-        grouped[key].append(row)
-    order = sorted(grouped, key=lambda k: (k.model_index, level_rank(k.level), k.level, k.synthetic))
+        model, level, synthetic = what = _what(row)
+        names = files[what]
+        sha = row["model"].get("sha256") or ""
+        file = "" if len(names) == 1 else names[sha] if list(names.values()).count(names[sha]) == 1 else sha[:12]
+        grouped[Series(model, level, synthetic, models.index(model), len(models) > 1, file)].append(row)
+    order = sorted(grouped, key=lambda k: (k.model_index, level_rank(k.level), k.level, k.synthetic, k.file))
     return {key: grouped[key] for key in order}
+
+
+def _what(row: dict) -> tuple[str, str, bool]:
+    return model_of(row), level_of(row), bool(row["model"].get("synthetic"))
 
 
 def shown_level(levels: list[str]) -> str:

@@ -156,13 +156,13 @@ def caption(fig, text: str) -> None:
 
 
 def save(fig, path: Path, fmt: str) -> Path:
-    """Write the figure under a temporary name, then rename: a crash never leaves half an image."""
-    import os
+    """Write the figure under a temporary name of its own, then rename: a crash never leaves half an
+    image, and two writers of one figure never write into each other's temporary file."""
+    from edgeprof.atomic import atomic_output
 
     target = path.with_suffix(f".{fmt}")
-    tmp = target.with_name(f".{target.name}.tmp")
-    fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=_metadata(fmt, fig))
-    os.replace(tmp, target)
+    with atomic_output(target) as tmp:
+        fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=_metadata(fmt, fig))
     pyplot().close(fig)
     return target
 

@@ -14,11 +14,14 @@ def details_path(folders: tuple[Path, ...], row: dict) -> Path | None:
     row's cell key (file content, settings, task, device), so the same name in two folders is the
     same measurement. A name that leaves its folder (absolute, ``..``) is never read."""
     name = row.get("details")
-    if not name:
+    if not name or not isinstance(name, str):
         return None
     for folder in folders:
         root = (folder if folder.is_dir() else folder.parent).resolve()
-        path = (root / name).resolve()
+        try:
+            path = (root / name).resolve()
+        except (OSError, ValueError):  # a NUL byte, a link loop: no file of ours
+            return None
         if path.is_relative_to(root) and path.is_file():
             return path
     return None
@@ -30,4 +33,4 @@ def task_outcomes(folders: tuple[Path, ...], row: dict) -> dict[str, dict] | Non
     path = details_path(folders, row)
     if path is None:
         return None
-    return {o["id"]: o for o in read_jsonl(path) if "id" in o} or None
+    return {o["id"]: o for o in read_jsonl(path) if isinstance(o.get("id"), (str, int))} or None

@@ -10,9 +10,12 @@ from edgeprof.results.rows import kind_of
 from edgeprof.text_table import aligned
 
 
-def _pm(mean, std, digits: int = 2) -> str:
+def _pm(mean, std, digits: int = 2, n: int | None = None) -> str:
+    """``mean ± std``; ``mean (n=1)`` for one repetition, which has no spread to show."""
     if mean is None:
         return "-"
+    if n == 1:
+        return f"{mean:.{digits}f} (n=1)"
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if std is not None else f"{mean:.{digits}f}"
 
 
@@ -28,7 +31,8 @@ def task_table(rows: list[dict]) -> str:
         headline = (m.get("f1"), None) if "f1" in m else (m.get("exact_match"), m.get("exact_match_stderr"))
         lines.append([model["file"], model.get("level") or "?", t["name"], str(t["shots"]), str(m["n"]),
                       _pm(m.get("acc"), m.get("acc_stderr"), 3), _pm(m.get("acc_norm"), m.get("acc_norm_stderr"), 3),
-                      _num(m.get("acc_macro")), _pm(*headline, 3), _num(row["eval"].get("examples_per_s"), 1)])
+                      _num(m.get("acc_macro")), _pm(*headline, 3),
+                      _num((row.get("eval") or {}).get("examples_per_s"), 1)])
     return aligned(lines)
 
 
@@ -90,12 +94,12 @@ def table(rows: list[dict]) -> str:
             lines.append([f["model"] or "?", f["level"] or "?", str(f["n_gpu_layers"]), str(f["n_threads"]), "failed",
                           error[:100], "", "", "", "", ""])
             continue
-        test = test_name(f["n_prompt"], f["n_gen"], f["n_depth"])
+        test, reps = test_name(f["n_prompt"], f["n_gen"], f["n_depth"]), f["repetitions"]
         lines.append([
             f["model"], f["level"] or "?", "all" if f["n_gpu_layers"] == -1 else str(f["n_gpu_layers"]),
-            str(f["n_threads"]), test, _pm(f["pp_tps_mean"], f["pp_tps_std"]), _pm(f["tg_tps_mean"], f["tg_tps_std"]),
-            _pm(f["ttft_ms_mean"], f["ttft_ms_std"], 1),
-            "-" if f["token_ms_p50"] is None else f"{f['token_ms_p50']:.2f}/{f['token_ms_p99']:.2f}",
+            str(f["n_threads"]), test, _pm(f["pp_tps_mean"], f["pp_tps_std"], 2, reps),
+            _pm(f["tg_tps_mean"], f["tg_tps_std"], 2, reps), _pm(f["ttft_ms_mean"], f["ttft_ms_std"], 1, reps),
+            "-" if f["token_ms_p50"] is None else f"{f['token_ms_p50']:.2f}/{_num(f['token_ms_p99'], 2)}",
             "-" if f["peak_rss_mb"] is None else f"{f['peak_rss_mb']:.0f}",
             "-" if f["estimate_total_rss_mb"] is None else f"{f['estimate_total_rss_mb']:.0f}",
         ])
@@ -153,7 +157,8 @@ def _llama_bench_tests(s: dict, m: dict) -> list[tuple[tuple[int, int, int], lis
     pp, tg = m["pp_samples_ns"], m["tg_samples_ns"]
     generated = [n for n in m.get("tokens_per_repetition", []) if n] or [m.get("tokens_generated_mean") or g] * len(tg)
     if s.get("pg"):
-        return [((p, g, d), [a + b for a, b in zip(pp, tg)], [p + n for n in generated])]
+        pg = [a + b for a, b in zip(pp, tg)]
+        return [((p, g, d), pg, [p + n for n in generated])] if pg else []
     tests = [((p, 0, d), pp, [p] * len(pp)), ((0, g, d + p), tg, generated)]
     return [test for test in tests if test[1]]
 

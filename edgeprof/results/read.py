@@ -1,5 +1,10 @@
 """Recorded results, read back for plots and reports: rows from one or more results folders
-(one per device), grouped the way the figures need them. Nothing here runs a model."""
+(one per device), grouped the way the figures need them. Nothing here runs a model.
+
+Only valid rows are read (``results.validate``; the others are counted in ``Results.skipped``).
+Of the rows that measured the same thing (``rows.measured``) on the same device, the latest is kept:
+a rerun replaces the earlier measurement. Each device gets a label of its own: two folders whose
+rows carry the same device name are two devices, told apart by their folders."""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from pathlib import Path
 
 from edgeprof import levels as quant_levels
 from edgeprof.errors import fail
-from edgeprof.results.rows import of_kind
-from edgeprof.results.store import STORE_NAME, read_jsonl
+from edgeprof.results.rows import measured, of_kind
+from edgeprof.results.store import STORE_NAME, Skipped, read_rows
 
 # Precision order of llama.cpp's levels (most precise first). It fixes each level's colour and
 # the order of every legend, so a level looks the same in every figure.
@@ -20,7 +25,10 @@ LEVEL_ORDER = ("F32", "BF16", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1",
 UNQUANTIZED = tuple(quant_levels.UNQUANTIZED)
 # The settings that make a speed cell; n_prompt varies within one "scenario" (see reference_rows).
 SETTING_KEYS = ("n_threads", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "type_k", "type_v", "n_gen",
-                "n_depth", "repetitions", "prompt")
+                "n_depth", "repetitions", "prompt", "prompt_sha256")
+# A key readers add to the rows they read (never written): the label of the device a row was measured
+# on, unique across the folders read.
+DEVICE = "_device"
 
 
 def level_rank(level: str | None) -> int:
@@ -32,7 +40,12 @@ def sort_levels(levels) -> list[str]:
 
 
 def device_of(row: dict) -> str:
-    system = row.get("system") or {}
+    """The label of the device ``row`` was measured on (``load_results`` makes labels unique)."""
+    label = row.get(DEVICE)
+    return label if isinstance(label, str) else _name_of(row.get("system") or {})
+
+
+def _name_of(system: dict) -> str:
     return system.get("device_name") or system.get("device_model") or system.get("hostname") or "unknown device"
 
 
@@ -46,9 +59,11 @@ def model_of(row: dict) -> str:
 
 @dataclass
 class Results:
-    """Every complete, successful row of the given folders, in file order."""
+    """The latest successful row of each measurement in the given folders, in file order."""
     folders: tuple[Path, ...]
     rows: list[dict] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)  # lines that were not valid rows
+    replaced: int = 0  # rows that a later row of the same measurement replaced
 
     def of_kind(self, kind: str) -> list[dict]:
         return of_kind(self.rows, kind)
@@ -70,16 +85,62 @@ class Results:
 
 
 def load_results(folders: list[Path]) -> Results:
-    """Read ``bench.jsonl`` of each folder (a folder may also be given as the file itself)."""
-    results = Results(tuple(folders))
+    """Read ``bench.jsonl`` of each folder (a folder may also be given as the file itself; a folder
+    given twice is read once)."""
+    paths = {}
     for folder in folders:
         path = folder if folder.is_file() else folder / STORE_NAME
         if not path.exists():
             raise fail("no_results", path=folder)
-        results.rows += [r for r in read_jsonl(path) if r.get("status", "ok") == "ok" and "model" in r]
+        paths.setdefault(path.resolve(), folder)
+    results = Results(tuple(paths.values()))
+    found = [(folder, row) for path, folder in paths.items() for row in read_rows(path, skipped=results.skipped)
+             if row["status"] == "ok"]
+    labels = _device_labels([_device_key(folder, row) for folder, row in found])
+    latest: dict[tuple[str, str], dict] = {}
+    for folder, row in found:
+        row[DEVICE] = labels[_device_key(folder, row)]
+        key = (measured(row), row[DEVICE])
+        latest.pop(key, None)  # the later row of the same measurement wins, in its own place
+        latest[key] = row
+    results.rows = list(latest.values())
+    results.replaced = len(found) - len(results.rows)
     if not results.rows:
-        raise fail("results_empty", paths=", ".join(str(f) for f in folders))
+        where = ", ".join(str(f) for f in results.folders)
+        if results.skipped:
+            (path, line), why = next(iter(results.skipped.lines.items()))
+            raise fail("results_all_skipped", paths=where, n=len(results.skipped), first=f"{path}:{line} ({why})")
+        raise fail("results_empty", paths=where)
     return results
+
+
+def _device_key(folder: Path, row: dict) -> tuple[str, str, str]:
+    """(folder, device fingerprint, device name): one device of the results."""
+    system = row.get("system") or {}
+    return str(folder), str(system.get("device_id")), _name_of(system)
+
+
+def _device_labels(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+    """Each device's label: its name, and where two devices share a name, the folder (and the
+    fingerprint, for two devices in one folder) that tell them apart."""
+    by_name: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for key in dict.fromkeys(keys):
+        by_name[key[2]].append(key)
+    labels = {}
+    for name, same in by_name.items():
+        for folder, device_id, _ in same:
+            apart = []
+            if len({k[0] for k in same}) > 1:
+                apart.append(folder)
+            if len({k[1] for k in same if k[0] == folder}) > 1:
+                apart.append(f"device id {device_id}")
+            labels[(folder, device_id, name)] = f"{name} ({', '.join(apart)})" if apart else name
+    taken: dict[str, int] = {}
+    for key, label in labels.items():  # a label that is still not unique gets a number
+        taken[label] = taken.get(label, 0) + 1
+        if taken[label] > 1:
+            labels[key] = f"{label} #{taken[label]}"
+    return labels
 
 
 def scenario_of(row: dict, without: str | None = None) -> tuple:

@@ -13,6 +13,7 @@ key names below; old rows stay readable because keys are only ever added.
 """
 
 
+import json
 import time
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -52,10 +53,10 @@ class SpeedRow(Envelope):
     model_tensor_bytes: int
     metrics: dict[str, Any]  # pp/tg t/s, prefill/TTFT/total ms (mean, std), token_ms_p50/p90/p99, samples
     load_seconds: float
-    resources: dict[str, dict[str, float]]  # per phase (load, idle, prefill, decode): sensor means/maxima
-    sampler: dict[str, float]  # the resource monitor's own cost (historic key name: its sensors' overhead)
+    resources: dict[str, dict[str, float | None]]  # per phase (load, idle, prefill, decode): sensor means/maxima
+    sampler: dict[str, float | None]  # the resource monitor's own cost (historic key name: its sensors' overhead)
     timeline: dict[str, Any]
-    memory: dict[str, float | None]  # the guard's estimate beside the measured peaks
+    memory: dict[str, float | str | None]  # the guard's estimate beside the measured peaks (*_mb); where from
     energy: dict[str, Any]  # J/token per phase and source; "unmeasured": {figure: why} for the rest
     thermal: dict[str, Any]
     roofline: NotRequired[dict[str, float]]  # decode's bytes/token, achieved GB/s, % of the probed RAM bandwidth
@@ -103,3 +104,20 @@ def kind_of(row: dict) -> str:
 
 def of_kind(rows: list[dict], kind: Kind) -> list[dict]:
     return [r for r in rows if kind_of(r) == kind]
+
+
+def measured(row: dict) -> str:
+    """What a row measured, as one string: equal for two rows only when they measured the same thing
+    (the file's content, every setting (the prompt's content hash among them), the task's or corpus's
+    own settings, the device by fingerprint and name). Readers keep the latest row of each, so a
+    rerun's row replaces the earlier one and rows that measured different things are all kept."""
+    model, system, kind = row.get("model") or {}, row.get("system") or {}, kind_of(row)
+    what: dict[str, Any] = {
+        "kind": kind, "file": model.get("sha256") or [model.get("name"), model.get("level"), model.get("file")],
+        "settings": row.get("settings"), "device": [system.get("device_id"), system.get("device_name")]}
+    if kind == "task":
+        task = row.get("task") or {}
+        what["task"] = {key: task.get(key) for key in ("name", "source", "shots", "limit", "seed")}
+    elif kind == "perplexity":
+        what["corpus"] = [row.get("corpus"), (row.get("baseline") or {}).get("sha256")]
+    return json.dumps(what, sort_keys=True, default=str)

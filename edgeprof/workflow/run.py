@@ -36,6 +36,7 @@ def run_models_file(options: RunOptions, say: Say) -> RunOutcome:
     """`edgeprof run`: every model of the file through convert, bench, evaluate; then plot and report."""
     from edgeprof.bench.suite import load_suite
     from edgeprof.bench.system import system_info
+    from edgeprof.locks import hold
     from edgeprof.paths import slug
     from edgeprof.results.store import ResultStore
     from edgeprof.workflow.models_file import load_models_file
@@ -45,13 +46,27 @@ def run_models_file(options: RunOptions, say: Say) -> RunOutcome:
     suite = load_suite(options.suite or models.suite, options.models_file.parent)
     system = system_info(options.device_name)
     store = ResultStore(models.output_dir / slug(system["device_name"]))
-    say(f"suite {suite.name}: {suite.description}")
-    for spec in models.models:
-        files = _convert(spec, models.output_dir / "models", options, say)
-        _bench(suite, files, store, system, options, say)
-        _evaluate(suite, files, store, options, say)
-    md, page = _report(models.output_dir, suite, options, say)
+    _check_outputs(models.output_dir, store)
+    # one command at a time in the folders a run writes (its report child holds the report folder)
+    with hold(store.folder, "edgeprof run", "--device-name (or output_dir in models.toml)", say), \
+            hold(models.output_dir / "models", "edgeprof run", "output_dir in models.toml", say):
+        say(f"suite {suite.name}: {suite.description}")
+        for spec in models.models:
+            files = _convert(spec, models.output_dir / "models", options, say)
+            _bench(suite, files, store, system, options, say)
+            _evaluate(suite, files, store, options, say)
+        md, page = _report(models.output_dir, suite, options, say)
     return RunOutcome(store.folder, page, md, page.parent / "figures", time.perf_counter() - started)
+
+
+def _check_outputs(output_dir: Path, store) -> None:
+    """Every folder a run writes, checked before the first conversion (through symbolic links)."""
+    from edgeprof.paths import check_appendable, check_writable
+
+    for folder in (output_dir / "models", store.folder, store.folder / "tasks", store.folder / "baselines",
+                   output_dir / "report", output_dir / "report" / "figures"):
+        check_writable(folder)
+    check_appendable(store.path)
 
 
 def _convert(spec, out_dir: Path, options: RunOptions, say: Say) -> dict[str, ModelFile]:
@@ -117,6 +132,7 @@ def _report(output_dir: Path, suite, options: RunOptions, say: Say) -> tuple[Pat
     import sys
 
     from edgeprof.errors import fail
+    from edgeprof.processes import stop
 
     folders = device_folders(output_dir)
     out = output_dir / "report"
@@ -128,7 +144,14 @@ def _report(output_dir: Path, suite, options: RunOptions, say: Say) -> tuple[Pat
         command += ["--max-kld", str(suite.max_kld)]
     if suite.min_acc is not None:
         command += ["--min-acc", str(suite.min_acc)]
-    done = subprocess.run(command, stdout=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise fail("report_failed", code=done.returncode, command=" ".join(command[1:]))
+    child = None
+    try:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        code = child.wait()
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: the report removes its partial files and ends first
+        if child is not None:
+            stop(child)
+        raise
+    if code != 0:
+        raise fail("report_failed", code=code, command=" ".join(command[1:]))
     return out / "report.md", out / "report.html"

@@ -64,11 +64,11 @@ class BaselineLogits:
     tokens: np.ndarray | None = None  # the corpus as this tokenizer split it: a candidate must match
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial.npz")
-        np.savez_compressed(tmp, top_ids=self.top_ids, top_logprobs=self.top_logprobs,
-                            target_logprob=self.target_logprob, tokens=self.tokens)
-        tmp.replace(path)
+        from edgeprof.atomic import atomic_output
+
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:  # a file object: savez adds no .npz to it
+            np.savez_compressed(f, top_ids=self.top_ids, top_logprobs=self.top_logprobs,
+                                target_logprob=self.target_logprob, tokens=self.tokens)
 
     @classmethod
     def load(cls, path: Path) -> BaselineLogits:

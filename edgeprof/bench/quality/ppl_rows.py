@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from edgeprof.bench.quality.perplexity import BaselineLogits, evaluate
-from edgeprof.bench.quality.session import QualitySession, key_of, open_model
+from edgeprof.bench.quality.session import QualitySession, file_key_of, key_of, open_model
 from edgeprof.errors import fail
 from edgeprof.model_file import ModelFile
 
@@ -52,7 +52,7 @@ def _baseline(session: QualitySession, text: str, corpus: str,
     """The baseline's record, from baselines/ when this file, corpus and window were done before."""
     path = session.spec.kld_baseline
     info = path.info
-    key = key_of(session, info, corpus=corpus, ppl_ctx=session.spec.ppl_ctx, chunks=session.spec.ppl_chunks)
+    key = file_key_of(session, info, corpus=corpus, ppl_ctx=session.spec.ppl_ctx, chunks=session.spec.ppl_chunks)
     stored = session.store.folder / "baselines" / f"{key}.npz"
     if stored.is_file():
         return BaselineLogits.load(stored), info

@@ -58,8 +58,19 @@ class QualitySession:
 
 
 def key_of(session: QualitySession, info: dict, **parts) -> str:
-    return cell_key({"sha256": info["sha256"], "device": session.system["device_id"], "threads": session.spec.threads,
-                     "ngl": session.spec.n_gpu_layers, "fa": session.spec.flash_attn, **parts})
+    """A row's cell key: the file, the device (fingerprint and name), the settings and ``parts``."""
+    return cell_key(_parts(session, info, parts), session.system["device_name"])
+
+
+def file_key_of(session: QualitySession, info: dict, **parts) -> str:
+    """The key of a file kept beside the rows (a KLD baseline's logits): as a row's, without the
+    device's name, which the numbers do not depend on."""
+    return cell_key(_parts(session, info, parts))
+
+
+def _parts(session: QualitySession, info: dict, parts: dict) -> dict:
+    return {"sha256": info["sha256"], "device": session.system["device_id"], "threads": session.spec.threads,
+            "ngl": session.spec.n_gpu_layers, "fa": session.spec.flash_attn, **parts}
 
 
 def open_model(session: QualitySession, path: Path | ModelFile, n_ctx: int,

@@ -16,6 +16,7 @@ SENSORS: dict[str, str] = {
     "rapl": "edgeprof.bench.resources.rapl:RaplSensor",
     "raspberry_pi": "edgeprof.bench.resources.raspberry_pi:RaspberryPiSensor",
     "thermal": "edgeprof.bench.resources.thermal:ThermalSensor",
+    "power_meter": "edgeprof.bench.resources.power_meter:PowerMeterSensor",
 }
 
 
