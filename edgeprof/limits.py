@@ -77,6 +77,7 @@ TOKENS = Range(0, INT32_MAX, why=_LLAMA_INT)  # prompt, generation and depth len
 CONTEXT = Range(16, INT32_MAX, why=_LLAMA_INT)  # --ctx, --ppl-ctx
 TASK_CONTEXT = Range(64, INT32_MAX, why=_LLAMA_INT)
 BATCH = Range(1, INT32_MAX, why=_LLAMA_INT)  # n_batch, n_ubatch: llama.cpp refuses 0
+SEQUENCES = Range(1, 256, why="llama.cpp's LLAMA_MAX_SEQ")  # --parallel
 GPU_LAYERS = Range(0, INT32_MAX, why="llama.cpp's 32-bit n_gpu_layers; all or -1 for every layer")
 SEED = Range(0, UINT32_MAX, why="llama.cpp's 32-bit seeds")
 REPETITIONS = Range(1, INT32_MAX)

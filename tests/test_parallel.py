@@ -50,3 +50,19 @@ def test_parallel_cells_keep_old_cell_keys_and_report_per_sequence_rates(q8, tmp
     assert m["tokens_generated_mean"] == 8  # two sequences x four steps
     assert m["tg_tps_mean"] == pytest.approx(2 * m["tg_tps_per_seq_mean"], rel=1e-3)
     assert "tg_tps_per_seq_mean" not in rows[1]["metrics"]
+
+
+def test_bench_parallel_option_records_aggregate_and_per_sequence_rates(q8, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from edgeprof.cli import cli
+
+    result = CliRunner().invoke(cli, ["bench", str(q8), "-p", "8", "-n", "4", "-r", "1", "-t", "2", "--parallel", "1,2",
+                                      "--sensors", "none", "--results", str(tmp_path), "--no-progress", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["settings"].get("n_parallel", 1): r for r in json.loads(result.stdout)}
+    assert set(rows) == {1, 2} and rows[2]["metrics"]["tokens_generated_mean"] == 8
+    refused = CliRunner().invoke(cli, ["bench", str(q8), "--parallel", "0", "--results", str(tmp_path)])
+    assert refused.exit_code == 1 and "--parallel" in refused.output and "LLAMA_MAX_SEQ" in refused.output

@@ -41,6 +41,8 @@ from edgeprof.cli.options import (
               "repeatable.")
 @click.option("--batch", "-b", default="2048", show_default=True, help="Logical batch sizes.")
 @click.option("--ubatch", "-ub", default="512", show_default=True, help="Physical batch sizes.")
+@click.option("--parallel", "-np", default="1", show_default=True,
+              help="Sequences decoded together (users served at once), a list: 1,2,4; greedy.")
 @click.option("--flash-attn", "-fa", default="auto", show_default=True, help="on, off, auto, or a list.")
 @click.option("--cache-type", "-ctk", default="f16", show_default=True, help="KV cache types: f16,q8_0.")
 @click.option("--ctx", type=Number(limits.CONTEXT), help="Context size [default: just enough for the test].")
@@ -100,7 +102,8 @@ from edgeprof.cli.options import (
 @click.option("--list-tasks", is_flag=True, help="List the tasks and their data sources, then exit.")
 @NO_PROGRESS_OPTION
 @VERBOSE_OPTION
-def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_gen, batch, ubatch, flash_attn,
+def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_gen, batch, ubatch, parallel,
+          flash_attn,
           cache_type, ctx, repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name,
           force, cell_timeout, cooldown, output_format, export_llama_bench, export_build, interval,
           sensors, tasks, limit, shots, task_source, task_data, task_ctx, corpus, ppl_ctx, ppl_chunks, kld_baseline,
@@ -114,6 +117,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
     edgeprof bench models/SmolLM2-135M-Instruct-Q4_K_M.gguf
     edgeprof bench models/*.gguf -t 1,2,4 -p 64,512 -n 128 --ngl 0,all
     edgeprof bench model.gguf --prompt-file prompt.txt --chat -n 256
+    edgeprof bench model.gguf -p 256 -n 128 --parallel 1,2,4            # users served at once
     edgeprof bench model.gguf --tests llama-bench -p 512 -n 128 -pg 512,128 -d 0,4096 --export-llama-bench ep.json
     edgeprof bench models/*.gguf --tasks mmlu_cloze,hellaswag --limit 200 --no-speed
     edgeprof bench models/*.gguf --ppl gsm8k_text --kld-baseline models/SmolLM2-135M-Instruct-F16.gguf
@@ -146,6 +150,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
         n_gen=int_list("--gen-tokens", gen_tokens, limits.TOKENS),
         n_depth=int_list("--depth", depth, limits.TOKENS), tests=tests, n_pg=pair_list(prompt_gen),
         n_batch=int_list("--batch", batch, limits.BATCH), n_ubatch=int_list("--ubatch", ubatch, limits.BATCH),
+        n_parallel=int_list("--parallel", parallel, limits.SEQUENCES),
         flash_attn=flash_list(flash_attn), cache_type=choice_list("--cache-type", cache_type, CACHE_TYPES),
         n_ctx=ctx, repetitions=repetitions, warmup=not no_warmup,
         prompt_text=read_prompt(prompt_file) if prompt_file else None,
