@@ -36,6 +36,44 @@ class Sensor(Protocol):
     def stop(self) -> None: ...
 
 
+class ChannelSensor:
+    """A sensor over a fixed set of sysfs channels found once (RAPL zones, hwmon power meters): each
+    has a ``metric`` name and a ``read()`` that gives its value, or None when unreadable right now.
+    Subclasses set ``name`` and ``ROOT`` and say how to ``find`` their channels under a root."""
+
+    name = ""
+    ROOT = "/"
+
+    def __init__(self, root=None):
+        from pathlib import Path
+
+        self.root = Path(root if root is not None else self.ROOT)
+        self._channels = self.find(self.root)
+
+    @staticmethod
+    def find(root) -> list:
+        raise NotImplementedError
+
+    @classmethod
+    def detect(cls, root=None):
+        sensor = cls(root)
+        return sensor if sensor._channels else None
+
+    @property
+    def metrics(self) -> list[str]:
+        return [c.metric for c in self._channels]
+
+    def start(self) -> None:
+        pass
+
+    def sample(self) -> dict[str, float]:
+        values = ((c.metric, c.read()) for c in self._channels)
+        return {metric: value for metric, value in values if value is not None}
+
+    def stop(self) -> None:
+        pass
+
+
 def available_sensors(names: list[str] | None = None) -> list[Sensor]:
     """Instantiate the sensors whose sensors exist here (all known ones when ``names`` is None)."""
     found = []

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeprof.bench.resources.base import ChannelSensor
+
 HWMON = "/sys/class/hwmon"
 _CHIP = re.compile(r"^ina\d+")  # the INA family's driver prefixes: ina219, ina226, ina3221, ...
 _THREE_CHANNEL = "ina3221"
@@ -54,7 +56,7 @@ class Channel:
     index: int
     computed: bool  # the chip reports power itself (powerN_input); else volts x amps
 
-    def watts(self) -> float | None:
+    def read(self) -> float | None:
         if self.computed:
             microwatts = _read_int(self.folder / f"power{self.index}_input")
             return None if microwatts is None else microwatts / 1e6
@@ -102,37 +104,12 @@ def find_channels(root: str | Path = HWMON) -> list[Channel]:
             else:
                 metric = f"{chip}_power_w" if len(candidates) == 1 else f"{chip}_{index}_power_w"
             channel = Channel(metric, folder, index, computed)
-            if channel.watts() is not None:
+            if channel.read() is not None:
                 channels.append(channel)
     return channels
 
 
-class PowerMeterSensor:
+class PowerMeterSensor(ChannelSensor):
     name = "power_meter"
-
-    def __init__(self, root: str | Path = HWMON):
-        self.root = Path(root)
-        self._channels = find_channels(self.root)
-
-    @classmethod
-    def detect(cls, root: str | Path = HWMON) -> PowerMeterSensor | None:
-        sensor = cls(root)
-        return sensor if sensor._channels else None
-
-    @property
-    def metrics(self) -> list[str]:
-        return [c.metric for c in self._channels]
-
-    def start(self) -> None:
-        pass
-
-    def sample(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for channel in self._channels:
-            watts = channel.watts()
-            if watts is not None:
-                out[channel.metric] = watts
-        return out
-
-    def stop(self) -> None:
-        pass
+    ROOT = HWMON
+    find = staticmethod(find_channels)

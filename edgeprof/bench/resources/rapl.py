@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeprof.bench.resources.base import ChannelSensor
+
 POWERCAP = "/sys/class/powercap"
 # intel-rapl-mmio:N duplicates the package zone through MMIO: counting both would count twice.
 _ZONE_DIR = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
@@ -39,7 +41,7 @@ class _Zone:
     last_uj: int = -1
     offset_uj: int = 0
 
-    def read_j(self) -> float | None:
+    def read(self) -> float | None:
         raw = _read_int(self.energy_path)
         if raw is None:
             return None
@@ -79,32 +81,7 @@ def find_zones(root: str | Path = POWERCAP) -> list[_Zone]:
             for name, package, path, max_uj in found]
 
 
-class RaplSensor:
+class RaplSensor(ChannelSensor):
     name = "rapl"
-
-    def __init__(self, root: str | Path = POWERCAP):
-        self.root = Path(root)
-        self._zones = find_zones(self.root)
-
-    @classmethod
-    def detect(cls, root: str | Path = POWERCAP) -> RaplSensor | None:
-        sensor = cls(root)
-        return sensor if sensor._zones else None
-
-    @property
-    def metrics(self) -> list[str]:
-        return [z.metric for z in self._zones]
-
-    def start(self) -> None:
-        pass
-
-    def sample(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for zone in self._zones:
-            joules = zone.read_j()
-            if joules is not None:
-                out[zone.metric] = joules
-        return out
-
-    def stop(self) -> None:
-        pass
+    ROOT = POWERCAP
+    find = staticmethod(find_zones)
