@@ -77,21 +77,7 @@ class TokenSampler:
 def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop_at_eog: bool,
              monitor=None, sample=greedy, deadline: Deadline | None = None) -> Repetition:
     rep = Repetition()
-    ctx.clear()
-    pos = 0
-    if depth:
-        ctx.prefill(depth, 0, want_logits=False)
-        pos = len(depth)
-    _mark(monitor, "prefill")
-    started = time.perf_counter_ns()
-    if prompt:
-        rep.prefill_ns = ctx.prefill(prompt, pos)
-        pos += len(prompt)
-        t0 = time.perf_counter_ns()
-        token = sample(ctx)
-        rep.first_sample_ns = time.perf_counter_ns() - t0
-    else:
-        token = 0
+    started, pos, token = _prefill(ctx, rep, prompt, depth, monitor, sample)
     _mark(monitor, "decode")
     steps = rep.decode_ns
     sampling = 0
@@ -113,6 +99,27 @@ def run_once(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, stop
     rep.tokens_generated = len(steps)
     _mark(monitor, "idle")
     return rep
+
+
+def _prefill(ctx: Context, rep: Repetition, prompt: list[int], depth: list[int], monitor, sample,
+             ) -> tuple[int, int, int]:
+    """An empty cache, the depth filled untimed, then the prompt's prefill and first sampling timed
+    into ``rep``. Returns (when the request started, the next position, the first token)."""
+    ctx.clear()
+    pos = 0
+    if depth:
+        ctx.prefill(depth, 0, want_logits=False)
+        pos = len(depth)
+    _mark(monitor, "prefill")
+    started = time.perf_counter_ns()
+    token = 0
+    if prompt:
+        rep.prefill_ns = ctx.prefill(prompt, pos)
+        pos += len(prompt)
+        t0 = time.perf_counter_ns()
+        token = sample(ctx)
+        rep.first_sample_ns = time.perf_counter_ns() - t0
+    return started, pos, token
 
 
 def _mark(monitor, phase: str) -> None:
@@ -141,18 +148,7 @@ def run_parallel(ctx: Context, prompt: list[int], depth: list[int], n_gen: int, 
     with the other sequences (a cache copy, untimed: each would have prefilled its own), then each step
     decodes one token of every sequence in one batch. Greedy; per-token latency is the step time."""
     rep = Repetition(n_parallel=n_seq)
-    ctx.clear()
-    pos = 0
-    if depth:
-        ctx.prefill(depth, 0, want_logits=False)
-        pos = len(depth)
-    _mark(monitor, "prefill")
-    started = time.perf_counter_ns()
-    rep.prefill_ns = ctx.prefill(prompt, pos) if prompt else 0
-    pos += len(prompt)
-    t0 = time.perf_counter_ns()
-    first = greedy(ctx) if prompt else 0
-    rep.first_sample_ns = time.perf_counter_ns() - t0
+    started, pos, first = _prefill(ctx, rep, prompt, depth, monitor, greedy)
     for seq in range(1, n_seq):
         ctx.copy_sequence(0, seq)
     tokens = [first] * n_seq
