@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from edgeprof.bench import memory
@@ -17,7 +18,7 @@ from edgeprof.bench.peak_rss import peak_rss_mb as _peak_rss_mb
 from edgeprof.bench.peak_rss import reset_peak_rss as _reset_peak_rss
 from edgeprof.bench.resources import Monitor, available_sensors
 from edgeprof.bench.resources.summary import summarize as summarize_resources
-from edgeprof.bench.resources.summary import timeline, unmeasured_energy
+from edgeprof.bench.resources.summary import summarize_with_gaps, timeline
 from edgeprof.bench.resources.thermal import cell_thermal, hottest_now, wait_until_cool
 from edgeprof.bench.stats import summarize as summarize_timings
 from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
@@ -56,7 +57,7 @@ class _Sweep:
     unified: bool = False  # the GPU allocates from system RAM (Jetson, Apple silicon)
     bandwidth_gbs: float | None = None  # RAM read bandwidth, probed once per sweep (roofline of CPU decode)
 
-    @property
+    @cached_property  # hashed once per sweep, not once per cell key
     def prompt_sha256(self) -> dict[str, str]:
         return _prompt_sha256(self.spec)
 
@@ -234,25 +235,28 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         sweep.fail([cell], loaded.info, str(exc))
         return
     n_prompt = len(prompt) if prompt is not None else cell.workload.n_prompt
-    resources = {"load": loaded.load_resources, **summarize_resources(monitor.readings)}
+    phases, gaps = summarize_with_gaps(monitor.readings)
+    resources = {"load": loaded.load_resources, **phases}
     settings = {**settings_of(cell), "n_prompt": n_prompt, "prompt": sweep.spec.prompt_label, **sweep.prompt_sha256}
+    metrics = summarize_timings(reps, n_prompt)
+    measured_memory = _memory(loaded, resources)
     sweep.record(speed_row(
         sweep.key(cell, loaded.info), loaded.info, settings, sweep.system,
         model_desc=loaded.model.description(), model_tensor_bytes=loaded.model.size_bytes,
-        metrics={**summarize_timings(reps, n_prompt), "tokenize_ms": tokenize_ms},
+        metrics={**metrics, "tokenize_ms": tokenize_ms},
         load_seconds=round(loaded.model.load_seconds, 4), resources=resources, sampler=monitor.overhead,
-        timeline=timeline(monitor.readings), memory=_memory(loaded, resources),
-        energy=_energy(resources, unmeasured_energy(monitor.readings), reps, n_prompt),
-        thermal={**cell_thermal(resources), **cooldown}, **_roofline(sweep, loaded, cell, settings, reps, n_prompt)))
+        timeline=timeline(monitor.readings), memory=measured_memory,
+        energy=_energy(resources, gaps, reps, n_prompt),
+        thermal={**cell_thermal(resources), **cooldown},
+        **_roofline(sweep, loaded, cell, settings, metrics.get("tg_tps_mean"))))
     if loaded.estimate.weights_gpu_mb > 0 and not loaded.learned:  # --ngl 0: op offload blurs the residual
-        _learn_overheads(sweep, loaded, _memory(loaded, resources))
+        _learn_overheads(sweep, loaded, measured_memory)
 
 
-def _roofline(sweep: _Sweep, loaded: _Loaded, cell: Cell, settings: dict, reps, n_prompt: int) -> dict:
+def _roofline(sweep: _Sweep, loaded: _Loaded, cell: Cell, settings: dict, tps: float | None) -> dict:
     """Decode's share of the probed RAM bandwidth, where decode reads RAM: CPU cells, unified boards."""
     if cell.n_gpu_layers != 0 and not sweep.unified:
         return {}  # the GPU's own memory: not what the RAM probe measures
-    tps = summarize_timings(reps, n_prompt).get("tg_tps_mean")
     figures = roofline(loaded.header, settings, tps, sweep.bandwidth_gbs)
     return {"roofline": figures} if figures else {}
 

@@ -25,6 +25,12 @@ MIN_PERIODS = 5  # sensor updates a phase stretch must span for its energy to be
 
 
 def summarize(readings: list[Reading], cores: int | None = None) -> dict[str, dict[str, float]]:
+    """The per-phase statistics alone (see ``summarize_with_gaps``)."""
+    return summarize_with_gaps(readings, cores)[0]
+
+
+def summarize_with_gaps(readings: list[Reading], cores: int | None = None,
+                        ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
     """``{phase: {"<metric>_mean": x, "<metric>_max": y, "<source>_energy_j": z, "seconds": s}}``.
 
     An interval between two readings belongs to the phase of the earlier one (phase switches
@@ -54,10 +60,10 @@ def summarize(readings: list[Reading], cores: int | None = None) -> dict[str, di
         out.setdefault(phase, {})["seconds"] = seconds
     for phase, mean in _cpu_means(readings, cores).items():
         out[phase]["cpu_percent_mean"] = mean
-    energy, _ = _energy(readings)
+    energy, gaps = _energy(readings)
     for phase, per_source in energy.items():
         out.setdefault(phase, {}).update(per_source)
-    return out
+    return out, gaps
 
 
 def unmeasured_energy(readings: list[Reading]) -> dict[str, dict[str, str]]:
