@@ -8,6 +8,8 @@ Variants of edgeprof's loop (all: the same file, threads, ngl, depth D filled un
     nosample   exact, and the next token is a fixed one instead of argmax over the logits
     wall       exact, timed as llama-bench times it: the whole loop's wall time, not the sum of steps
     nopool     exact, without the ggml threadpool llama-bench attaches
+    pylog      exact, with llama.cpp's log still going to edgeprof's Python callback during the loop (as
+               before the fix: with CUDA every decode logs a DEBUG line); prints the lines per token
 
 Prints tokens/s per variant as median (min-max) over rounds and the ratio to llama-bench.
 
@@ -17,6 +19,7 @@ Prints tokens/s per variant as median (min-max) over rounds and the ratio to lla
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -28,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edgeprof.paths import all_cores
 
-VARIANTS = ("bench", "exact", "nosample", "wall", "nopool")
+VARIANTS = ("bench", "exact", "nosample", "wall", "nopool", "pylog")
 
 
 def llama_bench_tg(binary: Path, model: Path, a) -> float:
@@ -52,9 +55,12 @@ def edgeprof_tg(model, variant: str, a) -> float:
     original = threadpool._functions
     if variant == "nopool":
         threadpool._functions = lambda: None  # Threadpool() becomes a no-op: ggml's per-graph pool
-    rates = []
+    from edgeprof import llamacpp
+
+    rates, lines = [], []
+    quiet = contextlib.nullcontext() if variant == "pylog" else llamacpp.log_off()
     try:
-        with engine.Context(model, settings) as ctx:
+        with engine.Context(model, settings) as ctx, quiet, llamacpp.listening(lines.append):
             depth = random_prompt(a.depth, model.n_vocab, 1)
             for rep in range(a.repetitions + 1):  # the first is the warmup
                 ctx.clear()
@@ -70,6 +76,9 @@ def edgeprof_tg(model, variant: str, a) -> float:
                     rates.append(a.gen / ((wall if variant == "wall" else steps) / 1e9))
     finally:
         threadpool._functions = original
+    if variant == "pylog":
+        print(f"  pylog: {len(lines) / ((a.repetitions + 1) * a.gen):.2f} log lines per token, e.g. "
+              f"{lines[-1].strip() if lines else '-'}", file=sys.stderr)
     return statistics.fmean(rates)
 
 

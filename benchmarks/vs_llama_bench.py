@@ -56,7 +56,8 @@ def run_edgeprof(model: Path, a, results: Path) -> dict[tuple, float]:
     export = results / "llama-bench.json"
     cmd = [sys.executable, "-m", "edgeprof", "bench", str(model), "--tests", "llama-bench", "-p", str(a.prompt),
            "-n", str(a.gen), "-d", depths(a), "-t", str(a.threads), "-r", str(a.repetitions), "--ngl", ngl,
-           "--rerun", "--no-progress", "--results", str(results), "--export-llama-bench", str(export)]
+           "--rerun", "--no-progress", "--results", str(results), "--export-llama-bench", str(export),
+           *a.edgeprof_args.split()]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return _by_test(json.loads(export.read_text()))
 
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--ngl", type=int, default=0)
     parser.add_argument("--llama-bench", type=Path, help="use this llama-bench instead of building one")
     parser.add_argument("--depth", help="context depths, a list (default: 0 and the prompt length)")
+    parser.add_argument("--edgeprof-args", default="", help="more options for edgeprof bench, e.g. '--sensors none'")
     a = parser.parse_args()
     binary = a.llama_bench or build_tools(["llama-bench"]) / "llama-bench"
     model = a.model or demo_model(a.level)

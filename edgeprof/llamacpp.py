@@ -176,3 +176,38 @@ def tensor_types() -> dict[int, tuple[int, int]]:
         if block > 0:
             types[type_id] = (block, lib.ggml_type_size(type_id))
     return types
+
+
+# Inside a timed loop our Python log callback costs time llama-bench does not spend: llama.cpp hands
+# every line to the callback, DEBUG ones included, and with CUDA each llama_decode logs one ("CUDA Graph
+# id N reused"): a GIL acquisition and a Python call per token, longer when a sampler thread holds the
+# GIL. llama-bench installs a C callback that does nothing. We cannot compile one, so we borrow a C
+# function that ignores what it is given: libc's abs() reads the first integer register and returns.
+# On the C ABIs edgeprof runs on (x86-64 System V, AArch64), arguments travel in registers and the
+# caller cleans up, so a function taking fewer arguments than it is passed is safe to call.
+@lru_cache(maxsize=1)
+def _ignore_native():
+    import llama_cpp
+
+    try:
+        address = ctypes.cast(ctypes.CDLL(None).abs, ctypes.c_void_p).value
+    except (OSError, AttributeError, TypeError):  # no C library to borrow from (Windows)
+        return None
+    return llama_cpp.llama_log_callback(address)
+
+
+@contextlib.contextmanager
+def log_off() -> Iterator[None]:
+    """llama.cpp's log goes nowhere, natively, for the duration of the block (timed loops). Unless
+    ``--verbose`` asked to see it; its error lines are then not kept (a failed decode says its code)."""
+    native = _ignore_native() if _state["ready"] and not _state["verbose"] else None
+    if native is None:
+        yield
+        return
+    import llama_cpp
+
+    llama_cpp.llama_log_set(native, ctypes.c_void_p(0))
+    try:
+        yield
+    finally:
+        llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))

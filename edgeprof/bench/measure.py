@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeprof import llamacpp
 from edgeprof.bench.engine import Context
 from edgeprof.errors import fail
 
@@ -178,11 +179,12 @@ def measure(ctx: Context, workload: Workload, prompt: list[int] | None = None, m
     if prompt is None:
         prompt = random_prompt(workload.n_prompt, n_vocab, workload.seed)
     depth = random_prompt(workload.n_depth, n_vocab, workload.seed + 1) if workload.n_depth else []
-    if workload.warmup:
-        run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False, deadline=deadline)
-    if workload.n_parallel > 1:
-        return [run_parallel(ctx, prompt, depth, workload.n_gen, workload.n_parallel, monitor, deadline)
+    with llamacpp.log_off():
+        if workload.warmup:
+            run_once(ctx, prompt[: ctx.settings.n_batch], [], min(workload.n_gen, 1), False, deadline=deadline)
+        if workload.n_parallel > 1:
+            return [run_parallel(ctx, prompt, depth, workload.n_gen, workload.n_parallel, monitor, deadline)
+                    for _ in range(workload.repetitions)]
+        sample = TokenSampler(workload.temperature, workload.seed)
+        return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor, sample, deadline)
                 for _ in range(workload.repetitions)]
-    sample = TokenSampler(workload.temperature, workload.seed)
-    return [run_once(ctx, prompt, depth, workload.n_gen, workload.stop_at_eog, monitor, sample, deadline)
-            for _ in range(workload.repetitions)]
