@@ -28,6 +28,9 @@ MESSAGES: dict[str, str] = {
     "bad_json": "{path}: not valid JSON ({detail})",
     "config_key": "{path}: config.json lacks {key!r}, which {arch} needs",
     "unsupported_arch": "{path}: architecture {arch!r} is not supported; supported: {supported}",
+    "arch_setting": "{path}: {key}={value} is not supported for {arch}: {detail}",
+    "rope_factors": "{path}: rope_scaling {name} has {n} values; {arch} with {rope_dims} rotary dimensions "
+    "needs {expected}",
     "shard_missing": "{path}: the index names shard {shard!r}, which is not in {folder}",
     "safetensors_bad": "{path}: not a valid safetensors file: {detail}",
     "tensor_unmapped": "{path}: tensor {tensor!r} has no GGUF name for architecture {arch}",
@@ -43,8 +46,20 @@ MESSAGES: dict[str, str] = {
     "unknown_level": "unknown quantization level {name!r}{hint}; see `edgeprof convert --list-levels`",
     "level_not_in_llama": "quantization level {name} cannot be produced by this llama.cpp build's "
     "quantizer (llama-cpp-python {version}); pick another level",
-    "level_needs_imatrix": "quantization level {name} needs an importance matrix, which edgeprof "
-    "does not compute yet; pick another level",
+    "level_needs_imatrix": "quantization level {name} needs an importance matrix: add --imatrix CORPUS "
+    "(a text corpus such as gsm8k_text, or a text file), or pick another level",
+    "imatrix_corpus_kind": "--imatrix {name}: {kind} task, not a text corpus; give a text corpus such as "
+    "gsm8k_text or wikitext2, or a text file",
+    "imatrix_corpus_short": "--imatrix {corpus}: {n_tokens} tokens, fewer than two chunks of {ctx}; use a "
+    "longer corpus or a smaller --imatrix-ctx",
+    "imatrix_unreadable": "{path}: not an importance matrix llama.cpp can use: {detail}",
+    "imatrix_moe": "{name}: mixture-of-experts weights (MUL_MAT_ID) are not supported by --imatrix",
+    "imatrix_inconsistent": "{name}: activations of different sizes for one weight ({detail})",
+    "imatrix_nonfinite": "{name}: non-finite activations while computing the importance matrix; the "
+    "unquantized model overflows on this corpus",
+    "imatrix_empty": "{path}: no activations were collected (no blk.* matrix multiplication saw 16 rows "
+    "or more); use a larger --imatrix-ctx",
+    "imatrix_decode_failed": "{path}: llama_decode failed while computing the importance matrix",
     "quantize_failed": "{path}: llama.cpp failed to quantize to {level}: {detail}; "
     "rerun with --verbose to see llama.cpp's log",
     "unknown_recipe": "unknown quantization recipe {name!r}{hint}; recipes: {choices}",
@@ -115,6 +130,9 @@ MESSAGES: dict[str, str] = {
     "with `python {command}`",
     "no_results": "{path}: no bench.jsonl here; run `edgeprof bench ... --results {path}` first",
     "results_empty": "{paths}: no successful result rows to plot",
+    "lm_eval_file": "{path}: not an lm-evaluation-harness results file: {detail}",
+    "export_no_tasks": "--format {format}: the results hold no task accuracy to export; run `edgeprof bench "
+    "... --tasks ...` first",
     # result rows read back (edgeprof/results/validate.py: the note, the refusal, why a row is skipped) and
     # what they measured (a model file given twice, a quality budget that is not a number)
     "rows_skipped": "note: skipped {n} result row(s) that are not valid rows (the others are used): {places}{more}",

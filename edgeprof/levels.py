@@ -15,6 +15,7 @@ ALIASES = {"Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "Q3_K": "Q3_K_M"}
 
 # llama.cpp refuses these without an importance matrix (llama-quant.cpp checks it per tensor;
 # IQ3_XS/IQ3_XXS put some tensors in IQ2_S). Measured with llama-cpp-python 0.3.36.
+# `convert --imatrix CORPUS` computes one and makes them available.
 NEEDS_IMATRIX = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "Q2_K_S", "IQ3_XS", "IQ3_XXS"})
 
 # File types llama.cpp can read but its quantizer rejects ("invalid output file type").
@@ -41,12 +42,13 @@ def all_levels() -> dict[str, int]:
     return dict(sorted(levels.items(), key=lambda kv: kv[1]))
 
 
-def canonical_level(name: str) -> str:
-    """The canonical level name for ``name`` (case-insensitive, aliases allowed), or an error."""
+def canonical_level(name: str, with_imatrix: bool = False) -> str:
+    """The canonical level name for ``name`` (case-insensitive, aliases allowed), or an error.
+    ``with_imatrix``: an importance matrix will be given, so the levels that need one are allowed."""
     upper = name.strip().upper()
     upper = ALIASES.get(upper, upper)
     if upper in all_levels():
-        if upper in NEEDS_IMATRIX:
+        if upper in NEEDS_IMATRIX and not with_imatrix:
             raise fail("level_needs_imatrix", name=upper)
         if upper in NOT_A_TARGET:
             raise fail("level_not_in_llama", name=upper, version=_llama_version())
@@ -54,10 +56,10 @@ def canonical_level(name: str) -> str:
     raise fail("unknown_level", name=name, hint=did_you_mean(name, all_levels()))
 
 
-def parse_list(text: str, option: str = "--quant") -> list[str]:
+def parse_list(text: str, option: str = "--quant", with_imatrix: bool = False) -> list[str]:
     """'q4_k_m, Q8_0' -> ['Q4_K_M', 'Q8_0'] (order kept, duplicates dropped); a list naming no level
     (``,`` or blanks) is refused, never taken as "no levels"."""
-    names = [canonical_level(part) for part in text.split(",") if part.strip()]
+    names = [canonical_level(part, with_imatrix) for part in text.split(",") if part.strip()]
     if not names:
         raise fail("no_levels", option=option, value=text)
     return list(dict.fromkeys(names))
@@ -74,9 +76,10 @@ def name_of_ftype(ftype: int) -> str:
     return f"ftype{ftype}"
 
 
-def usable_levels() -> list[str]:
-    """Levels `convert` can produce (no importance matrix needed, accepted by the quantizer)."""
-    return [n for n in all_levels() if n not in NEEDS_IMATRIX and n not in NOT_A_TARGET]
+def usable_levels(with_imatrix: bool = False) -> list[str]:
+    """Levels `convert` can produce (accepted by the quantizer; those needing an importance matrix
+    only ``with_imatrix``)."""
+    return [n for n in all_levels() if (with_imatrix or n not in NEEDS_IMATRIX) and n not in NOT_A_TARGET]
 
 
 def _llama_version() -> str:

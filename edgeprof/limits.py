@@ -89,6 +89,7 @@ SECONDS = Range(0.0, math.floor(threading.TIMEOUT_MAX), integer=False, low_open=
                 why="the longest wait the OS timers take")
 INTERVAL = Range(0.005, 60.0, integer=False, unit="seconds", why="a slower period reads little more than the "
                                                                   "phase boundaries")
+IDLE_SECONDS = Range(0.0, 600.0, integer=False, unit="seconds", why="0 = no idle reading")
 CELSIUS = Range(0.0, 150.0, integer=False, low_open=True, unit="degrees C", why="no chip runs hotter")
 KLD = Range(0.0, math.inf, integer=False)
 ACCURACY = Range(0.0, 1.0, integer=False, why="a fraction of questions")

@@ -215,7 +215,11 @@ def test_bench_row_on_a_pi5_has_joules_per_token_and_the_report_shows_them(fake_
                                                           "(embedded)", "get_throttled": "0x0", "now": [],
                                              "since_boot": []}
     markdown = to_markdown(build(load_results([results]), [], Budget()), tmp_path / "report")
-    assert "decode J/token" in markdown and f"{per_token:.3g} (pi_pmic)" in markdown
+    assert "decode J/token" in markdown and f"{per_token:.3g} (pi_pmic" in markdown
+    # the idle draw read before the sweep, from the same recorded rails, and the figure net of it
+    assert low * 0.99 <= row["energy"]["idle_w"]["pi_pmic"] <= high * 1.01
+    net = row["energy"].get("decode_pi_pmic_net_j_per_token")
+    assert net is None or 0 <= net < per_token
     assert "version 26826259" in markdown  # the hardware table carries the firmware
 
 

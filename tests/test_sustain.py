@@ -14,7 +14,7 @@ from edgeprof.bench.sustain import run_sustained, steady_state, windows_with_sen
 
 def test_continuous_decode_in_windows_refilling_a_full_context(tiny_levels):
     path = tiny_levels("Q8_0")["Q8_0"]
-    with Model(path) as model, Context(model, ContextSettings(n_ctx=32, n_threads=2)) as ctx:
+    with Model(path) as model, Context(model, ContextSettings(n_ctx=32, n_threads=1)) as ctx:
         with Monitor([ProcessSensor()], interval=0.05) as monitor:
             rep, windows = run_sustained(ctx, random_prompt(8, model.n_vocab, 1), seconds=1.5, window_s=0.3,
                                          monitor=monitor)

@@ -32,7 +32,7 @@ CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['cont
 @dataclass(frozen=True)
 class TinySpec:
     arch: str = "LlamaForCausalLM"
-    tokenizer: str = "smollm"  # smollm | llama3 | gpt2 | spm
+    tokenizer: str = "smollm"  # smollm | llama3 | gpt2 | spm | gemma-spm | phi3-spm | llama2-hf | metaspace
     dtype: str = "F16"  # source dtype: F32, F16, BF16
     hidden: int = 256
     layers: int = 2
@@ -67,25 +67,84 @@ def train_bpe(style: str):
     return tok
 
 
-def train_spm(folder: Path) -> None:
+def train_spm(folder: Path, gemma: bool = False, vocab_size: int = 400) -> None:
+    """A SentencePiece BPE model; ``gemma``: Gemma's layout (no dummy-prefix space, ids pad 0, eos 1,
+    bos 2, unk 3, user-defined turn markers)."""
     import sentencepiece as spm
 
     model = io.BytesIO()
+    ids = dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
+               user_defined_symbols=GEMMA_TURNS, add_dummy_prefix=False) if gemma else \
+        dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(CORPUS * 20), model_writer=model, vocab_size=400, model_type="bpe",
+        sentence_iterator=iter(CORPUS * 20), model_writer=model, vocab_size=vocab_size, model_type="bpe",
         byte_fallback=True, split_digits=True, normalization_rule_name="identity",
-        remove_extra_whitespaces=False, character_coverage=1.0, minloglevel=2,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
+        remove_extra_whitespaces=False, character_coverage=1.0, minloglevel=2, **ids)
     (folder / "tokenizer.model").write_bytes(model.getvalue())
 
 
+GEMMA_TURNS = ["<start_of_turn>", "<end_of_turn>"]
+PHI3_ADDED = [("<|endoftext|>", True), ("<|user|>", True), ("<|assistant|>", True), ("<|end|>", True),
+              ("<|placeholder1|>", False)]  # the last one is not marked special but looks special
+SPACE = "\u2581"
+
+
+def spm_to_tokenizer_json(model_file: Path, style: str) -> dict:
+    """A Llama-2-HF style tokenizer.json made from a SentencePiece BPE model, the way such files are
+    made: the pieces as the BPE vocabulary (<0xXX> byte pieces included, byte_fallback on) and as
+    merges every split of a piece into two pieces, ordered by the piece's rank.
+    ``style``: "llama2-hf" (normalizers Prepend + Replace) or "metaspace" (a Metaspace pre-tokenizer)."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(model_file))
+    pieces = [sp.IdToPiece(i) for i in range(sp.vocab_size())]
+    vocab = {piece: i for i, piece in enumerate(pieces)}
+    normal = {p for i, p in enumerate(pieces) if not (sp.IsControl(i) or sp.IsUnknown(i) or sp.IsByte(i))}
+    merges = []
+    for piece in sorted(normal, key=vocab.__getitem__):
+        splits = [(piece[:k], piece[k:]) for k in range(1, len(piece))]
+        merges += sorted(((a, b) for a, b in splits if a in normal and b in normal),
+                         key=lambda ab: (vocab[ab[0]], vocab[ab[1]]))
+    special = [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False,
+                "normalized": False, "special": True}
+               for i, p in enumerate(pieces) if sp.IsControl(i) or sp.IsUnknown(i)]
+    to_space = {"type": "Replace", "pattern": {"String": " "}, "content": SPACE}
+    if style == "llama2-hf":
+        normalizer = {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": SPACE}, to_space]}
+        pre = None
+    else:
+        normalizer, pre = None, {"type": "Metaspace", "replacement": SPACE, "prepend_scheme": "always",
+                                 "split": False}
+    decoder = {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": SPACE}, "content": " "}, {"type": "ByteFallback"},
+        {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": special,
+            "normalizer": normalizer, "pre_tokenizer": pre, "post_processor": None, "decoder": decoder,
+            "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True,
+                      "ignore_merges": False, "vocab": vocab, "merges": [list(m) for m in merges]}}
+
+
 def _write_tokenizer(folder: Path, spec: TinySpec) -> int:
-    if spec.tokenizer == "spm":
-        train_spm(folder)
+    if spec.tokenizer in ("spm", "gemma-spm", "phi3-spm", "llama2-hf", "metaspace"):
+        gemma = spec.tokenizer == "gemma-spm"
+        train_spm(folder, gemma=gemma, vocab_size=400 if spec.tokenizer == "spm" else 560)
         import sentencepiece as spm
 
         n = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model")).vocab_size()
         config = {"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": True, "add_eos_token": False}
+        if gemma:
+            config = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "add_bos_token": True,
+                      "added_tokens_decoder": {str(i): {"content": t, "special": True} for i, t in
+                                               enumerate(["<pad>", "<eos>", "<bos>", "<unk>"] + GEMMA_TURNS)}}
+        elif spec.tokenizer == "phi3-spm":
+            config["added_tokens_decoder"] = {str(n + i): {"content": t, "special": special}
+                                              for i, (t, special) in enumerate(PHI3_ADDED)}
+            n += len(PHI3_ADDED)
+        elif spec.tokenizer in ("llama2-hf", "metaspace"):
+            data = spm_to_tokenizer_json(folder / "tokenizer.model", spec.tokenizer)
+            (folder / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False))
+            (folder / "tokenizer.model").unlink()  # tokenizer.json alone, as such checkpoints ship
     else:
         tok = train_bpe(spec.tokenizer)
         tok.save(str(folder / "tokenizer.json"))
@@ -98,11 +157,15 @@ def _write_tokenizer(folder: Path, spec: TinySpec) -> int:
 
 def _weights(spec: TinySpec, vocab: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     head_dim = spec.head_dim or spec.hidden // spec.heads
+    gemma = spec.arch.startswith("Gemma")
+    norm_one = 0.0 if gemma else 1.0  # Gemma stores RMSNorm weights as w - 1
     w: dict[str, np.ndarray] = {"model.embed_tokens.weight": rng.normal(0, 0.5, (vocab, spec.hidden))}
+    if gemma:  # llama.cpp and HF scale Gemma's embeddings by sqrt(hidden): keep activations moderate
+        w["model.embed_tokens.weight"] /= np.sqrt(spec.hidden)
     for i in range(spec.layers):
         p = f"model.layers.{i}."
-        w[p + "input_layernorm.weight"] = 1 + rng.normal(0, 0.1, spec.hidden)
-        w[p + "post_attention_layernorm.weight"] = 1 + rng.normal(0, 0.1, spec.hidden)
+        w[p + "input_layernorm.weight"] = norm_one + rng.normal(0, 0.1, spec.hidden)
+        w[p + "post_attention_layernorm.weight"] = norm_one + rng.normal(0, 0.1, spec.hidden)
         w[p + "self_attn.q_proj.weight"] = rng.normal(0, 0.08, (spec.heads * head_dim, spec.hidden))
         w[p + "self_attn.k_proj.weight"] = rng.normal(0, 0.08, (spec.kv_heads * head_dim, spec.hidden))
         w[p + "self_attn.v_proj.weight"] = rng.normal(0, 0.08, (spec.kv_heads * head_dim, spec.hidden))
@@ -113,10 +176,18 @@ def _weights(spec: TinySpec, vocab: int, rng: np.random.Generator) -> dict[str, 
         if spec.arch == "Qwen2ForCausalLM":
             for name, rows in (("q", spec.heads), ("k", spec.kv_heads), ("v", spec.kv_heads)):
                 w[p + f"self_attn.{name}_proj.bias"] = rng.normal(0, 0.1, rows * head_dim)
-        if spec.arch == "Qwen3ForCausalLM":
-            w[p + "self_attn.q_norm.weight"] = 1 + rng.normal(0, 0.1, head_dim)
-            w[p + "self_attn.k_norm.weight"] = 1 + rng.normal(0, 0.1, head_dim)
-    w["model.norm.weight"] = 1 + rng.normal(0, 0.1, spec.hidden)
+        if spec.arch in ("Qwen3ForCausalLM", "Gemma3ForCausalLM"):
+            w[p + "self_attn.q_norm.weight"] = norm_one + rng.normal(0, 0.1, head_dim)
+            w[p + "self_attn.k_norm.weight"] = norm_one + rng.normal(0, 0.1, head_dim)
+        if gemma:
+            w[p + "pre_feedforward_layernorm.weight"] = rng.normal(0, 0.1, spec.hidden)
+            w[p + "post_feedforward_layernorm.weight"] = rng.normal(0, 0.1, spec.hidden)
+        if spec.arch == "Phi3ForCausalLM":  # fused projections, as Phi-3 checkpoints store them
+            w[p + "self_attn.qkv_proj.weight"] = np.concatenate([w.pop(p + f"self_attn.{n}_proj.weight")
+                                                                 for n in "qkv"])
+            w[p + "mlp.gate_up_proj.weight"] = np.concatenate([w.pop(p + "mlp.gate_proj.weight"),
+                                                               w.pop(p + "mlp.up_proj.weight")])
+    w["model.norm.weight"] = norm_one + rng.normal(0, 0.1, spec.hidden)
     if not spec.tied:
         w["lm_head.weight"] = rng.normal(0, 0.08, (vocab, spec.hidden))
     return w

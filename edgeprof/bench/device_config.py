@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from edgeprof.bench.resources.raspberry_pi import is_raspberry_pi, parse_get_throttled
+from edgeprof.sysfs import read_text
 
 Runner = Callable[[list[str]], "str | None"]  # a command -> its stdout, None where it is absent or failed
 
@@ -36,16 +37,11 @@ def run_command(args: list[str]) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(errors="replace").strip("\x00\n ")
-    except OSError:
-        return None
 
 
 def _mhz(path: Path) -> float | None:
     """A cpufreq file (kHz) in MHz."""
-    raw = _read(path)
+    raw = read_text(path)
     try:
         return int(raw) / 1000.0 if raw is not None else None
     except ValueError:
@@ -94,12 +90,12 @@ def cpufreq(root: Path) -> list[dict] | None:
                    if (c / "cpufreq").is_dir()]
     out = []
     for folder in folders:
-        cpus = _read(folder / "related_cpus") or _read(folder / "affected_cpus")
+        cpus = read_text(folder / "related_cpus") or read_text(folder / "affected_cpus")
         if cpus is None and folder.name == "cpufreq":
             cpus = folder.parent.name.removeprefix("cpu")
         entry: dict = {"cpus": _cpu_list(cpus)}
         for key, name in (("governor", "scaling_governor"), ("driver", "scaling_driver")):
-            value = _read(folder / name)
+            value = read_text(folder / name)
             if value:
                 entry[key] = value
         for key, name in (("min_mhz", "scaling_min_freq"), ("max_mhz", "scaling_max_freq"),
@@ -116,7 +112,7 @@ def cpufreq(root: Path) -> list[dict] | None:
 
 def swap(root: Path) -> dict | None:
     """Swap from /proc/swaps (sizes in KiB), zram devices counted apart: compressed RAM, not a disk."""
-    text = _read(root / "proc/swaps")
+    text = read_text(root / "proc/swaps")
     if text is None:
         return None
     out = {"total_mb": 0.0, "used_mb": 0.0, "zram_total_mb": 0.0, "zram_used_mb": 0.0, "devices": 0}
@@ -145,7 +141,7 @@ def _unescape(field: str) -> str:
 
 
 def _mounts(root: Path) -> list[tuple[str, str, str]]:
-    text = _read(root / "proc/mounts") or ""
+    text = read_text(root / "proc/mounts") or ""
     mounts = []
     for line in text.splitlines():
         parts = line.split()
@@ -175,13 +171,13 @@ def _block_name(source: str, target: str, root: Path) -> str | None:
 
 def _kind(disk: str, sys_disk: Path) -> str | None:
     if disk.startswith("mmcblk"):
-        mmc = _read(sys_disk / "device/type")  # the MMC core's card type: SD, MMC (eMMC), SDIO
+        mmc = read_text(sys_disk / "device/type")  # the MMC core's card type: SD, MMC (eMMC), SDIO
         return {"SD": "SD card", "MMC": "eMMC"}.get(mmc or "", "MMC/SD")
     if disk.startswith("nvme"):
         return "NVMe"
     if "/usb" in str(sys_disk.resolve()):
         return "USB"
-    rotational = _read(sys_disk / "queue/rotational")
+    rotational = read_text(sys_disk / "queue/rotational")
     return {"1": "rotational disk", "0": "non-rotational disk"}.get(rotational or "")
 
 
@@ -206,10 +202,10 @@ def storage_of(path: str | Path, root: Path = Path("/")) -> dict | None:
     disk = block.resolve().parent.name if (block / "partition").exists() else name
     sys_disk = root / "sys/block" / disk
     kind = _kind(disk, sys_disk)
-    rotational = _read(sys_disk / "queue/rotational")
+    rotational = read_text(sys_disk / "queue/rotational")
     out.update({"device": name, "disk": disk, "kind": kind, "sd_card": kind == "SD card",
                 "rotational": {"1": True, "0": False}.get(rotational or "")})
-    model = _read(sys_disk / "device/model") or _read(sys_disk / "device/name")
+    model = read_text(sys_disk / "device/model") or read_text(sys_disk / "device/name")
     if model:
         out["disk_model"] = model
     return out
@@ -227,7 +223,7 @@ _CLOCK_LINE = re.compile(r"^\s*(?:cpu\d+|GPU)\b:?(.*)$", re.MULTILINE)
 def _is_jetson(root: Path) -> bool:
     if (root / "etc/nv_tegra_release").exists():
         return True
-    model = _read(root / "proc/device-tree/model") or ""
+    model = read_text(root / "proc/device-tree/model") or ""
     return "Jetson" in model
 
 
@@ -283,7 +279,7 @@ def parse_jetson_clocks_show(text: str | None) -> bool | None:
 
 def cuda_version(root: Path) -> str | None:
     """The CUDA toolkit JetPack installed: version.json (CUDA 11+) or version.txt (CUDA 10)."""
-    text = _read(root / "usr/local/cuda/version.json")
+    text = read_text(root / "usr/local/cuda/version.json")
     if text:
         try:
             version = json.loads(text).get("cuda", {}).get("version")
@@ -291,7 +287,7 @@ def cuda_version(root: Path) -> str | None:
             version = None
         if version:
             return str(version)
-    m = re.search(r"CUDA Version\s+(\S+)", _read(root / "usr/local/cuda/version.txt") or "")
+    m = re.search(r"CUDA Version\s+(\S+)", read_text(root / "usr/local/cuda/version.txt") or "")
     return m.group(1) if m else None
 
 
@@ -307,13 +303,13 @@ def jetson(root: Path, run: Runner) -> dict | None:
     if not _is_jetson(root):
         return None
     out: dict = {}
-    l4t = parse_l4t_release(_read(root / "etc/nv_tegra_release"))
+    l4t = parse_l4t_release(read_text(root / "etc/nv_tegra_release"))
     if l4t:
         out["l4t"] = l4t
-    modes = parse_nvpmodel_conf(_read(root / "etc/nvpmodel.conf"))
+    modes = parse_nvpmodel_conf(read_text(root / "etc/nvpmodel.conf"))
     name, ident = parse_nvpmodel_query(run(["nvpmodel", "-q"]))
     if name is None:  # nvpmodel keeps the mode it set in a status file: pmode:0002
-        m = re.search(r"pmode:\s*(\d+)", _read(root / "var/lib/nvpmodel/status") or "")
+        m = re.search(r"pmode:\s*(\d+)", read_text(root / "var/lib/nvpmodel/status") or "")
         ident = int(m.group(1)) if m else None
         name = modes.get(ident) if ident is not None else None
     if name is not None:

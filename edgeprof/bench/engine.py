@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgeprof import llamacpp
 from edgeprof.bench.cache_types import ggml_type
+from edgeprof.bench.load_modes import LOAD_MODES
 from edgeprof.errors import fail
 from edgeprof.model_file import ModelFile
 
@@ -37,10 +38,6 @@ class ContextSettings:
     n_seq_max: int = field(default=1, metadata={"help": "sequences (scoring copies a shared prefix to seq 1)"})
 
 
-# How llama.cpp reads the weights (llama-bench's -lm spellings): mmap maps the file (pages come from
-# the page cache, loaded on first touch), none reads it into allocated memory, mlock pins it in RAM,
-# dio reads with direct I/O past the page cache. auto lets llama.cpp choose per device.
-LOAD_MODES = {"auto": -1, "none": 0, "mmap": 1, "mlock": 2, "mmap+mlock": 3, "dio": 4}
 
 
 class Model:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from edgeprof.bench import memory
 from edgeprof.bench.bandwidth import probe_gbs, roofline
+from edgeprof.bench.cold_load import drop_from_page_cache
 from edgeprof.bench.engine import Context, Model
-from edgeprof.bench.measure import Deadline, measure
+from edgeprof.bench.idle import idle_watts, net_j_per_token
+from edgeprof.bench.measure import Deadline, measure, random_prompt
 from edgeprof.bench.overheads import host_share_visible, overheads_for, remember
 from edgeprof.bench.peak_rss import peak_rss_fields
 from edgeprof.bench.peak_rss import peak_rss_mb as _peak_rss_mb
@@ -20,20 +22,21 @@ from edgeprof.bench.resources import Monitor, available_sensors
 from edgeprof.bench.resources.summary import summarize as summarize_resources
 from edgeprof.bench.resources.summary import summarize_with_gaps, timeline
 from edgeprof.bench.resources.thermal import cell_thermal, hottest_now, wait_until_cool
+from edgeprof.bench.startup import first_request, timed_context
 from edgeprof.bench.stats import summarize as summarize_timings
-from edgeprof.bench.sweep import Cell, SweepSpec, groups, plan, settings_of
+from edgeprof.bench.sustain import run_sustained, steady_state, windows_with_sensors
+from edgeprof.bench.sweep import Cell, Load, SweepSpec, groups, plan, settings_of
 from edgeprof.bench.system import system_info
 from edgeprof.errors import EdgeprofError, fail
 from edgeprof.gguf_header import GGUFHeader
-from edgeprof.model_file import ModelFile
-from edgeprof.results.rows import failed_row, speed_row
+from edgeprof.results.rows import failed_row, speed_row, sustain_row
 from edgeprof.results.store import ResultStore, cell_key
 
 OnRow = Callable[[dict], None]
 
 
-def _cell_key(cell: Cell, info: dict, system: dict, prompt: str) -> str:
-    return cell_key({"sha256": info["sha256"], "settings": settings_of(cell), "device": system["device_id"],
+def _cell_key(settings: dict, info: dict, system: dict, prompt: str) -> str:
+    return cell_key({"sha256": info["sha256"], "settings": settings, "device": system["device_id"],
                      "prompt": prompt}, system["device_name"])
 
 
@@ -56,14 +59,17 @@ class _Sweep:
     overheads: memory.Overheads | None = None  # the GPU backend's own memory; None: nothing offloads here
     unified: bool = False  # the GPU allocates from system RAM (Jetson, Apple silicon)
     bandwidth_gbs: float | None = None  # RAM read bandwidth, probed once per sweep (roofline of CPU decode)
+    idle_w: dict[str, float] = field(default_factory=dict)  # each energy source's idle draw, read once per sweep
 
     @cached_property  # hashed once per sweep, not once per cell key
     def prompt_sha256(self) -> dict[str, str]:
         return _prompt_sha256(self.spec)
 
-    def key(self, cell: Cell, info: dict) -> str:
+    def key(self, cell: Cell, info: dict, settings: dict | None = None) -> str:
+        """The cell's key; ``settings`` replaces the cell's own (a sustained run's)."""
         prompt = self.prompt_sha256.get("prompt_sha256")
-        return _cell_key(cell, info, self.system, f"sha256:{prompt}" if prompt else self.spec.prompt_label)
+        return _cell_key(settings_of(cell) if settings is None else settings, info, self.system,
+                         f"sha256:{prompt}" if prompt else self.spec.prompt_label)
 
     def record(self, row: dict) -> None:
         self.store.append(row)
@@ -87,6 +93,8 @@ class _Loaded:
     header: GGUFHeader | None = None
     host_share_visible: bool = False  # the GPU backend started with this load (its host memory shows in RSS)
     learned: bool = False  # the backend overheads were measured from this model's first cell
+    page_cache: dict | None = None  # --cold: what dropping the file from the page cache did
+    cold_start: dict | None = None  # --cold: load + context + first request, timed
 
 
 def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Callable[[Cell], None]) -> None:
@@ -98,22 +106,43 @@ def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Ca
     if any(c.n_gpu_layers == 0 or sweep.unified for c in plan(spec)):  # ~0.3 s, only where decode reads RAM
         sweep.bandwidth_gbs = probe_gbs(max(spec.threads))
     done = set() if spec.rerun else store.completed()
-    for (model_file, ngl), contexts in groups(plan(spec)):
+    if any(sweep.key(c, c.model.info) not in done for c in plan(spec)):  # nothing to measure: no idle wait
+        sweep.idle_w = idle_watts(sensors, spec.idle_s, spec.sensor_interval)
+    for load, contexts in groups(plan(spec)):
+        model_file = load.model
         todo = []
         for settings, cells in contexts:
             pending = [c for c in cells if sweep.key(c, model_file.info) not in done]
             for cell in cells:
                 if cell not in pending:
                     on_skip(cell)
-            if pending:
-                todo.append((settings, pending))
+            sustain = spec.sustain_s is not None and sweep.key(cells[0], model_file.info, _sustain_settings(
+                spec, cells[0])) not in done
+            if pending or sustain:
+                todo.append(_Todo(settings, cells[0], pending, sustain))
         if todo and spec.force and not spec.in_child:
-            _run_model_in_child(sweep, model_file, ngl, todo)
+            _run_model_in_child(sweep, load, todo)
         elif todo:
-            _run_model(sweep, model_file, ngl, todo)
+            _run_model(sweep, load, todo)
 
 
-def _run_model_in_child(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -> None:
+@dataclass
+class _Todo:
+    """One context's work: the cells still to measure, and whether its sustained run is."""
+    settings: object  # ContextSettings
+    first: Cell  # the context's first cell (its prompt length and settings start a sustained run)
+    cells: list[Cell]
+    sustain: bool
+
+
+def _sustain_settings(spec: SweepSpec, cell: Cell) -> dict:
+    settings = {**settings_of(cell), "sustain_s": spec.sustain_s, "sustain_window_s": spec.sustain_window_s}
+    for key in ("n_gen", "repetitions", "warmup", "n_depth", "pg"):  # it decodes for a time, not a count
+        settings.pop(key, None)
+    return settings
+
+
+def _run_model_in_child(sweep: _Sweep, load: Load, contexts: list[_Todo]) -> None:
     """--force skips the guard, so memory may run out: then the kernel's OOM killer sends SIGKILL, or
     a failed allocation aborts llama.cpp. Either would end edgeprof itself with nothing said. So the
     model is measured in a child process (same code, same store); when it dies, the cells it did not
@@ -124,8 +153,10 @@ def _run_model_in_child(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts
 
     from edgeprof.processes import stop
 
+    model_file = load.model
     start = sweep.store.size()
-    spec = replace(sweep.spec, models=(model_file,), n_gpu_layers=(ngl,), in_child=True)
+    spec = replace(sweep.spec, models=(model_file,), n_gpu_layers=(load.n_gpu_layers,), load_mode=(load.load_mode,),
+                   in_child=True)
     child = multiprocessing.get_context("spawn").Process(target=_child_sweep,
                                                          args=(spec, sweep.store.folder, os.getpid()))
     child.start()
@@ -141,7 +172,7 @@ def _run_model_in_child(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts
         recorded.add(row.get("cell"))
         sweep.on_row(row)
     if child.exitcode != 0:
-        lost = [c for _, cells in contexts for c in cells if sweep.key(c, model_file.info) not in recorded]
+        lost = [c for todo in contexts for c in todo.cells if sweep.key(c, model_file.info) not in recorded]
         sweep.fail(lost, model_file.info,
                    str(fail("child_died", path=model_file.path, how=_how_it_died(child.exitcode))))
 
@@ -174,39 +205,71 @@ def _how_it_died(exitcode: int) -> str:
     return f"it was killed by {name}{hints.get(name, '')}"
 
 
-def _run_model(sweep: _Sweep, model_file: ModelFile, ngl: int, contexts: list) -> None:
+def _run_model(sweep: _Sweep, load: Load, contexts: list[_Todo]) -> None:
+    model_file = load.model
     path, info = model_file.path, model_file.info
-    first = contexts[0][0]
-    est = memory.estimate(model_file.header, first.n_ctx, first.n_ubatch, ngl, first.type_k, first.type_v,
-                          first.flash_attn, sweep.overheads, sweep.unified)
+    every_cell = [c for todo in contexts for c in todo.cells]
+    first = contexts[0].settings
+    est = memory.estimate(model_file.header, first.n_ctx, first.n_ubatch, load.n_gpu_layers, first.type_k,
+                          first.type_v, first.flash_attn, sweep.overheads, sweep.unified)
     try:  # a model that will not fit is refused before loading: its cells fail, the other models go on
         memory.check_fits(path, est, gpu_offload=est.vram_mb > 0, force=sweep.spec.force)
     except EdgeprofError as exc:
-        sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
+        sweep.fail(every_cell, info, str(exc))
         return
     baseline = _current_rss_mb()
     baseline_gpu = _gpu_used_mb(sweep.sensors)
     baseline_system = _system_used_mb()
+    page_cache = drop_from_page_cache(path) if load.cold else None
     _reset_peak_rss()
     try:
         with Monitor(sweep.sensors, sweep.spec.sensor_interval) as monitor:
             monitor.mark("load")
-            model = Model(model_file, ngl)
+            model = Model(model_file, load.n_gpu_layers, load.load_mode)
     except EdgeprofError as exc:  # the model would not load: its cells fail, the sweep goes on
-        sweep.fail([c for _, cells in contexts for c in cells], info, str(exc))
+        sweep.fail(every_cell, info, str(exc))
         return
     loaded = _Loaded(model, info, est, baseline, summarize_resources(monitor.readings).get("load", {}),
                      baseline_gpu_mb=baseline_gpu, baseline_system_mb=baseline_system,
-                     host_share_visible=host_share_visible(), header=model_file.header)
+                     host_share_visible=host_share_visible(), header=model_file.header, page_cache=page_cache)
     with model:
-        for settings, cells in contexts:
+        for todo in contexts:
             try:
-                with Context(model, settings) as ctx:
-                    prompt, tokenize_ms = _prompt(model, sweep.spec, cells[0].workload.n_prompt)
-                    for cell in cells:
-                        _run_cell(sweep, loaded, ctx, cell, prompt, tokenize_ms)
+                _run_context(sweep, loaded, todo)
             except EdgeprofError as exc:  # the context could not be made: its cells fail, the rest go on
-                sweep.fail(cells, info, str(exc))
+                sweep.fail(todo.cells, info, str(exc))
+
+
+def _run_context(sweep: _Sweep, loaded: _Loaded, todo: _Todo) -> None:
+    ctx, context_s = timed_context(loaded.model, todo.settings)
+    with ctx:
+        if loaded.page_cache is not None and loaded.cold_start is None:  # the first request after the cold load
+            loaded.cold_start = first_request(loaded.model, ctx, todo.first.workload.n_prompt, sweep.spec.seed,
+                                              context_s, loaded.page_cache)
+        prompt, tokenize_ms = _prompt(loaded.model, sweep.spec, todo.first.workload.n_prompt)
+        for cell in todo.cells:
+            _run_cell(sweep, loaded, ctx, cell, prompt, tokenize_ms)
+        if todo.sustain:
+            _run_sustained(sweep, loaded, ctx, todo.first, prompt)
+
+
+def _run_sustained(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt) -> None:
+    spec = sweep.spec
+    settings = _sustain_settings(spec, cell)
+    key = sweep.key(cell, loaded.info, settings)
+    tokens = prompt or random_prompt(max(cell.workload.n_prompt, 1), loaded.model.n_vocab, spec.seed)
+    try:
+        with Monitor(sweep.sensors, spec.sensor_interval) as monitor:
+            rep, windows = run_sustained(ctx, tokens, spec.sustain_s, spec.sustain_window_s, monitor)
+    except EdgeprofError as exc:
+        sweep.record(failed_row("sustain", key, loaded.info, settings, sweep.system, str(exc)))
+        return
+    resources = summarize_resources(monitor.readings)
+    table = windows_with_sensors(windows, monitor.readings)
+    sweep.record(sustain_row(key, loaded.info, settings, sweep.system, windows=table,
+                             steady=steady_state(table, sweep.idle_w), tokens=rep.tokens_generated,
+                             decode_s=round(sum(rep.decode_ns) / 1e9, 3), thermal=cell_thermal(resources),
+                             resources=resources))
 
 
 def _prompt(model: Model, spec: SweepSpec, n_prompt: int) -> tuple[list[int] | None, float | None]:
@@ -246,9 +309,10 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
         metrics={**metrics, "tokenize_ms": tokenize_ms},
         load_seconds=round(loaded.model.load_seconds, 4), resources=resources, sampler=monitor.overhead,
         timeline=timeline(monitor.readings), memory=measured_memory,
-        energy=_energy(resources, gaps, reps, n_prompt),
+        energy=_energy(resources, gaps, reps, n_prompt, sweep.idle_w),
         thermal={**cell_thermal(resources), **cooldown},
-        **_roofline(sweep, loaded, cell, settings, metrics.get("tg_tps_mean"))))
+        **_roofline(sweep, loaded, cell, settings, metrics.get("tg_tps_mean")),
+        **({"cold_start": loaded.cold_start} if loaded.cold_start else {})))
     if loaded.estimate.weights_gpu_mb > 0 and not loaded.learned:  # --ngl 0: op offload blurs the residual
         _learn_overheads(sweep, loaded, measured_memory)
 
@@ -344,18 +408,23 @@ def _overhead_fields(est: memory.Estimate) -> dict:
             "backend_overheads": est.overheads.source}
 
 
-def _energy(resources: dict, gaps: dict[str, dict[str, str]], reps, n_prompt: int) -> dict:
-    """Joules per token for every energy source that was read; a source that could not measure a
-    phase (too short for its update period, a counter that did not move) is listed under
-    ``unmeasured`` with the reason, never written as 0."""
+def _energy(resources: dict, gaps: dict[str, dict[str, str]], reps, n_prompt: int, idle_w: dict[str, float]) -> dict:
+    """Joules per token for every energy source that was read, gross and (where the idle draw was
+    read) net of idle; a source that could not measure a phase (too short for its update period, a
+    counter that did not move) is listed under ``unmeasured`` with the reason, never written as 0."""
     tokens = sum(r.tokens_generated for r in reps)
     prompt_tokens = n_prompt * len(reps)
-    out: dict = {}
+    out: dict = {"idle_w": idle_w} if idle_w else {}
     unmeasured = {}
     for phase, per_token_of in (("decode", tokens), ("prefill", prompt_tokens)):
-        for key, joules in resources.get(phase, {}).items():
+        measured = resources.get(phase, {})
+        for key, joules in measured.items():
             if key.endswith("_energy_j") and per_token_of:
-                out[f"{phase}_{key.removesuffix('_energy_j')}_j_per_token"] = round(joules / per_token_of, 6)
+                source = key.removesuffix("_energy_j")
+                out[f"{phase}_{source}_j_per_token"] = round(joules / per_token_of, 6)
+                if source in idle_w and "seconds" in measured:
+                    out[f"{phase}_{source}_net_j_per_token"] = net_j_per_token(joules, idle_w[source],
+                                                                                measured["seconds"], per_token_of)
         for key, reason in gaps.get(phase, {}).items():
             unmeasured[f"{phase}_{key.removesuffix('_energy_j')}_j_per_token"] = reason
     if unmeasured:

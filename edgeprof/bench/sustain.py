@@ -92,9 +92,10 @@ def windows_with_sensors(windows: list[Window], readings) -> list[dict]:
     return out
 
 
-def steady_state(windows: list[dict]) -> dict:
+def steady_state(windows: list[dict], idle_w: dict[str, float] | None = None) -> dict:
     """Burst (first window) vs steady state (median of the last third), when it first slowed down or
-    a throttle flag rose, and steady-state J/token where power was read."""
+    a throttle flag rose, and steady-state J/token where power was read (and above the idle draw
+    ``idle_w``, {source: watts}, where that was read)."""
     if not windows:
         return {}
     burst = windows[0]["tps"]
@@ -106,6 +107,10 @@ def steady_state(windows: list[dict]) -> dict:
            if burst else None, "first_slowdown_s": None if slowed is None else round(slowed, 1)}
     source = next((k for k in POWER_SOURCES if all(k in w for w in tail)), None)
     if steady and source:
-        out["steady_j_per_token"] = round(statistics.fmean(w[source] for w in tail) / steady, 4)
+        watts = statistics.fmean(w[source] for w in tail)
+        out["steady_j_per_token"] = round(watts / steady, 4)
         out["power_source"] = source
+        idle = (idle_w or {}).get(source.removesuffix("_power_w"))
+        if idle is not None and watts >= idle:
+            out["steady_net_j_per_token"] = round((watts - idle) / steady, 4)
     return out

@@ -60,6 +60,24 @@ class SweepSpec:
     cooldown_timeout: float = field(default=600.0, metadata={"help": "longest wait for --cooldown (s)"})
     device_name: str | None = field(default=None, metadata={"help": "what rows call this device; default: "
                                                                     "its model name or hostname"})
+    load_mode: tuple[str, ...] = field(default=("auto",), metadata={"help": "how llama.cpp reads the weights "
+                                                                           "(load_modes.LOAD_MODES), one load each"})
+    cold: bool = field(default=False, metadata={"help": "drop the file from the page cache before each load and "
+                                                        "time the first request after it (cold start)"})
+    sustain_s: float | None = field(default=None, metadata={"help": "after each context's cells, decode without "
+                                                                    "pause this long (throttling, steady state)"})
+    sustain_window_s: float = field(default=10.0, metadata={"help": "the sustained run's window length (s)"})
+    idle_s: float = field(default=3.0, metadata={"help": "seconds of idle power read before the sweep where a power "
+                                                         "sensor exists (net J/token); 0 = none"})
+
+
+@dataclass(frozen=True)
+class Load:
+    """One model load: the cells sharing it run under one llama_model."""
+    model: Path
+    n_gpu_layers: int
+    load_mode: str = "auto"
+    cold: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,12 @@ class Cell:
     n_gpu_layers: int
     context: ContextSettings
     workload: Workload
+    load_mode: str = "auto"
+    cold: bool = False
+
+    @property
+    def load(self) -> Load:
+        return Load(self.model, self.n_gpu_layers, self.load_mode, self.cold)
 
 
 def plan(spec: SweepSpec) -> list[Cell]:
@@ -78,7 +102,7 @@ def plan(spec: SweepSpec) -> list[Cell]:
     tests = _tests(spec)
     n_ctx = spec.n_ctx or _round_up(max(p + g + d for p, g, d, _ in tests) + 8, 256)  # per sequence
     _check_lengths(spec, tests, n_ctx)
-    for model, ngl in itertools.product(spec.models, spec.n_gpu_layers):
+    for model, ngl, mode in itertools.product(spec.models, spec.n_gpu_layers, spec.load_mode):
         for threads, batch, ubatch, fa, cache, parallel in contexts:
             # Parallel sequences share one cache (kv_unified): it holds every sequence's tokens.
             settings = ContextSettings(n_ctx=n_ctx * parallel, n_batch=batch, n_ubatch=min(ubatch, batch),
@@ -88,7 +112,7 @@ def plan(spec: SweepSpec) -> list[Cell]:
                 workload = Workload(n_prompt=p, n_gen=g, n_depth=d, pg=pg, repetitions=spec.repetitions,
                                     warmup=spec.warmup, stop_at_eog=spec.chat, seed=spec.seed,
                                     temperature=spec.temperature, n_parallel=parallel)
-                cells.append(Cell(model, ngl, settings, workload))
+                cells.append(Cell(model, ngl, settings, workload, mode, spec.cold))
     return cells
 
 
@@ -140,11 +164,11 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def groups(cells: list[Cell]) -> Iterator[tuple[tuple[Path, int], Iterator[tuple[ContextSettings, list[Cell]]]]]:
-    """Cells grouped by loaded model, then by context (itertools.groupby keeps run order)."""
-    for model_key, model_cells in itertools.groupby(cells, key=lambda c: (c.model, c.n_gpu_layers)):
+def groups(cells: list[Cell]) -> Iterator[tuple[Load, Iterator[tuple[ContextSettings, list[Cell]]]]]:
+    """Cells grouped by model load, then by context (itertools.groupby keeps run order)."""
+    for load, model_cells in itertools.groupby(cells, key=lambda c: c.load):
         model_cells = list(model_cells)
-        yield model_key, ((ctx, list(cs)) for ctx, cs in itertools.groupby(model_cells, key=lambda c: c.context))
+        yield load, ((ctx, list(cs)) for ctx, cs in itertools.groupby(model_cells, key=lambda c: c.context))
 
 
 def settings_of(cell: Cell) -> dict:
@@ -153,4 +177,8 @@ def settings_of(cell: Cell) -> dict:
         del settings["pg"]
     if settings["n_parallel"] == 1:  # likewise for rows stored before parallel sequences existed
         del settings["n_parallel"]
+    if cell.load_mode != "auto":  # and before load modes and cold starts
+        settings["load_mode"] = cell.load_mode
+    if cell.cold:
+        settings["cold"] = True
     return settings

@@ -12,14 +12,7 @@ from pathlib import Path
 
 from edgeprof import __version__
 from edgeprof.paths import all_cores
-
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text(errors="replace").strip("\x00\n ")
-    except OSError:
-        return None
-
+from edgeprof.sysfs import read_text
 
 # (CPU implementer, CPU part) -> core, from Linux's arch/arm64/include/asm/cputype.h (and arm's for 32-bit).
 ARM_CORES = {
@@ -73,7 +66,7 @@ def cpu_model(root: str | Path = "/") -> str:
     the ISA ("ARMv8 Processor rev 1 (v8l)"), so ARM cores are named from their implementer and part
     ids. A Pi's "Model" line and the device tree name the board, the last resort."""
     base = Path(root)
-    blocks = _cpuinfo_blocks(_read(str(base / "proc/cpuinfo")) or "")
+    blocks = _cpuinfo_blocks(read_text(str(base / "proc/cpuinfo")) or "")
     model_name = next((b["model name"] for b in blocks if b.get("model name")), None)
     if model_name and not _GENERIC_MODEL.match(model_name):
         return model_name
@@ -84,14 +77,14 @@ def cpu_model(root: str | Path = "/") -> str:
         value = next((b[key] for b in blocks if b.get(key)), None)
         if value:
             return value
-    return (model_name or _read(str(base / "proc/device-tree/model")) or platform.processor()
+    return (model_name or read_text(str(base / "proc/device-tree/model")) or platform.processor()
             or platform.machine())
 
 
 def _first_cpuinfo_name() -> str:
     """The first "model name", "Model", "Hardware" or "cpu model" line of /proc/cpuinfo (the name
     device ids were made from before ARM cores were named)."""
-    text = _read("/proc/cpuinfo") or ""
+    text = read_text("/proc/cpuinfo") or ""
     for key in ("model name", "Model", "Hardware", "cpu model"):
         for line in text.splitlines():
             if line.split(":")[0].strip() == key:
@@ -201,7 +194,7 @@ def _machine() -> dict:
         "kernel": platform.release(),
         "machine": platform.machine(),
         "python": platform.python_version(),
-        "device_model": _read("/proc/device-tree/model") or _read("/sys/devices/virtual/dmi/id/product_name"),
+        "device_model": read_text("/proc/device-tree/model") or read_text("/sys/devices/virtual/dmi/id/product_name"),
         "hostname": socket.gethostname(),
     }
     # The id keys stored cells: built from the CPU line as first recorded, so that naming ARM cores

@@ -50,7 +50,8 @@ from edgeprof.cli.options import (
 @click.option("--no-warmup", is_flag=True, help="Skip the untimed warmup run.")
 @click.option("--prompt-file", type=CheckedPath("file"),
               help="Real text for the prompt instead of random tokens.")
-@click.option("--chat", is_flag=True, help="With --prompt-file: apply the chat template, stop at end of turn.")
+@click.option("--chat", is_flag=True, help="Apply the model's chat template: to --prompt-file (stop at end of turn) "
+              "and to --tasks prompts (each question a user turn, few-shot examples earlier turns).")
 @click.option("--temperature", type=Number(limits.TEMPERATURE), default=0.0, show_default=True,
               help="Sampling temperature; 0 = greedy.")
 @click.option("--seed", type=Number(limits.SEED), default=42, show_default=True,
@@ -65,6 +66,19 @@ from edgeprof.cli.options import (
               help="A cell still running after this long is recorded as failed and the sweep goes on.")
 @click.option("--cooldown", type=Number(limits.CELSIUS), metavar="CELSIUS",
               help="Before each cell, wait (up to 10 min) until the hottest sensor reads at most this.")
+@click.option("--sustain", type=Number(limits.SECONDS), metavar="SECONDS",
+              help="After each context's cells, decode without pause this long (boards throttle after minutes): "
+              "t/s per window beside temperature, clock, power and throttle flags, and the steady state.")
+@click.option("--idle-baseline", type=Number(limits.IDLE_SECONDS), default=3.0, show_default=True,
+              metavar="SECONDS", help="Where a power sensor exists, read the idle draw this long before the sweep: "
+              "rows then give J/token net of idle beside the gross figure (0 = skip).")
+@click.option("--sustain-window", type=Number(limits.SECONDS), default=10.0, show_default=True, metavar="SECONDS",
+              help="Window length of --sustain.")
+@click.option("--load-mode", "-lm", "load_mode", metavar="MODES", default="auto", show_default=True,
+              help="How llama.cpp reads the weights, a list of auto,none,mmap,mlock,mmap+mlock,dio "
+              "(llama-bench's -lm); one model load each.")
+@click.option("--cold", is_flag=True, help="Drop each model file from the page cache before loading it and time "
+              "the first request after the load (load + context + first prompt: a cold start).")
 @click.option("--output", "-o", "output_format", type=click.Choice(["table", "json", "csv", "md"]), default="table",
               show_default=True, help="How the rows are printed (llama-bench's -o).")
 @click.option("--export-llama-bench", type=CheckedPath("output"),
@@ -105,7 +119,8 @@ from edgeprof.cli.options import (
 def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_gen, batch, ubatch, parallel,
           flash_attn,
           cache_type, ctx, repetitions, no_warmup, prompt_file, chat, temperature, seed, results, rerun, device_name,
-          force, cell_timeout, cooldown, output_format, export_llama_bench, export_build, interval,
+          force, cell_timeout, cooldown, sustain, idle_baseline, sustain_window, load_mode, cold, output_format,
+          export_llama_bench, export_build, interval,
           sensors, tasks, limit, shots, task_source, task_data, task_ctx, corpus, ppl_ctx, ppl_chunks, kld_baseline,
           synthetic, quant, revision, no_speed, list_tasks, no_progress, verbose) -> None:
     """Measure llama.cpp on this device: prefill, TTFT, decode, per-token latency, memory, power.
@@ -118,8 +133,11 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
     edgeprof bench models/*.gguf -t 1,2,4 -p 64,512 -n 128 --ngl 0,all
     edgeprof bench model.gguf --prompt-file prompt.txt --chat -n 256
     edgeprof bench model.gguf -p 256 -n 128 --parallel 1,2,4            # users served at once
+    edgeprof bench model.gguf --sustain 600 --ngl all                   # throttling: 10 min of decode
+    edgeprof bench model.gguf -lm mmap,none --cold -r 1                 # load from cold, mmap vs read
     edgeprof bench model.gguf --tests llama-bench -p 512 -n 128 -pg 512,128 -d 0,4096 --export-llama-bench ep.json
     edgeprof bench models/*.gguf --tasks mmlu_cloze,hellaswag --limit 200 --no-speed
+    edgeprof bench model.gguf --tasks mmlu --shots 5 --chat --no-speed   # the model's chat template
     edgeprof bench models/*.gguf --ppl gsm8k_text --kld-baseline models/SmolLM2-135M-Instruct-F16.gguf
     edgeprof bench --synthetic meta-llama/Llama-3.2-3B --quant Q4_K_M,Q3_K_M --ctx 4096   # before downloading
     """
@@ -142,6 +160,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
     if no_speed and not (tasks or corpus):
         raise click.UsageError("--no-speed leaves nothing to do: add --tasks or --ppl")
     from edgeprof.bench.cache_types import CACHE_TYPES
+    from edgeprof.bench.load_modes import LOAD_MODES
 
     spec = SweepSpec(  # every setting checked before anything is built, loaded or written
         models=(), threads=int_list("--threads", threads, limits.threads()) if threads else (all_cores(),),
@@ -154,8 +173,11 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
         flash_attn=flash_list(flash_attn), cache_type=choice_list("--cache-type", cache_type, CACHE_TYPES),
         n_ctx=ctx, repetitions=repetitions, warmup=not no_warmup,
         prompt_text=read_prompt(prompt_file) if prompt_file else None,
-        prompt_label=f"file:{prompt_file.name}" if prompt_file else "random", chat=chat, temperature=temperature,
-        seed=seed, force=force, cell_timeout=cell_timeout, cooldown_c=cooldown,
+        prompt_label=f"file:{prompt_file.name}" if prompt_file else "random",
+        chat=chat and bool(prompt_file or not tasks), temperature=temperature,  # --tasks --chat: the tasks' prompts
+        seed=seed, force=force, cell_timeout=cell_timeout, cooldown_c=cooldown, sustain_s=sustain,
+        sustain_window_s=sustain_window, idle_s=idle_baseline, cold=cold,
+        load_mode=choice_list("--load-mode", load_mode, LOAD_MODES),
         rerun=rerun, sensor_interval=interval, sensors=sensor_list(sensors), device_name=device_name)
     if not no_speed:
         plan(spec)  # the lengths against the context: the same for every model
@@ -173,7 +195,7 @@ def bench(models, threads, ngl, prompt_tokens, gen_tokens, depth, tests, prompt_
             folders=task_folders(task_data), task_ctx=task_ctx, corpus=corpus, ppl_ctx=ppl_ctx,
             ppl_chunks=ppl_chunks, kld_baseline=reuse_or_open(kld_baseline, spec.models) if kld_baseline else None,
             threads=spec.threads[0], n_gpu_layers=spec.n_gpu_layers[0], flash_attn=bool(spec.flash_attn[0]),
-            rerun=rerun, device_name=device_name)
+            rerun=rerun, device_name=device_name, chat=chat)
     export = (export_llama_bench, export_build) if export_llama_bench else None
     from edgeprof.locks import hold
 
@@ -261,6 +283,7 @@ def _print_rows(shown: list[dict], output_format: str, speed: bool) -> None:
     speed_rows = of_kind(shown, "speed")
     if speed and speed_rows:
         click.echo(printers[output_format](speed_rows))
-    for kind, printer in (("task", export.task_table), ("perplexity", export.ppl_table)):
+    for kind, printer in (("task", export.task_table), ("perplexity", export.ppl_table),
+                          ("sustain", export.sustain_table)):
         if of_kind(shown, kind):
             click.echo("\n" + printer([r for r in of_kind(shown, kind) if r.get("status") == "ok"]))

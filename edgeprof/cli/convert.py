@@ -27,11 +27,17 @@ from edgeprof.levels import OUTTYPE_CHOICES
 @click.option("--threads", "-t", type=Number(limits.threads), help="Quantization threads [default: all cores].")
 @click.option("--allow-pickle", is_flag=True, help="For repos with only pytorch_model.bin: read its tensors with "
               "edgeprof's restricted reader (never runs code from the file).")
+@click.option("--imatrix", "imatrix_corpus", metavar="CORPUS",
+              help="Compute an importance matrix on CORPUS (a text corpus such as gsm8k_text, or a text file) "
+              "with the unquantized file and quantize every level with it; enables IQ1_S..IQ3_XXS and Q2_K_S.")
+@click.option("--imatrix-ctx", type=Number(limits.CONTEXT), default=512, show_default=True,
+              help="Tokens per importance-matrix chunk (llama-imatrix -c).")
+@click.option("--imatrix-chunks", type=Number(limits.COUNT), help="At most this many chunks [default: all].")
 @click.option("--list-levels", is_flag=True, help="List the quantization levels and recipes, then exit.")
 @NO_PROGRESS_OPTION
 @VERBOSE_OPTION
 def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision, threads, allow_pickle,
-            list_levels, no_progress, verbose) -> None:
+            imatrix_corpus, imatrix_ctx, imatrix_chunks, list_levels, no_progress, verbose) -> None:
     """Convert a Hugging Face checkpoint to GGUF and quantize it to each requested level.
 
     SOURCE is a hub repo id (owner/name), a local checkpoint folder, a .gguf file (only the
@@ -42,6 +48,7 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
     edgeprof convert ./my-llama --quant Q4_K_M,Q5_K_M --outtype bf16
     edgeprof convert model-F16.gguf --quant Q4_0 --out quantized/
     edgeprof convert ./old-model --allow-pickle --quant Q8_0   # only pytorch_model.bin there
+    edgeprof convert demo --quant IQ2_XS,Q4_K_M --imatrix gsm8k_text
     edgeprof convert --models models.toml                      # every model listed there
     """
     from edgeprof import llamacpp
@@ -59,12 +66,13 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
         raise click.UsageError("give a SOURCE or --models FILE (one of them)")
     from edgeprof.paths import check_writable
 
-    levels = _levels(quant, recipe)
+    levels = _levels(quant, recipe, with_imatrix=bool(imatrix_corpus))
+    imatrix = _imatrix_options(imatrix_corpus, imatrix_ctx, imatrix_chunks) if imatrix_corpus else None
     check_writable(out_dir)  # before converting: found after it, the work would be lost
     llamacpp.init(verbose)
     options = ConvertOptions(levels=levels, outtype=outtype, out_dir=out_dir,
                              threads=threads or all_cores(), name=name, revision=revision,
-                             progress=not no_progress, allow_pickle=allow_pickle)
+                             progress=not no_progress, allow_pickle=allow_pickle, imatrix=imatrix)
     from edgeprof.locks import hold
 
     with hold(out_dir, "edgeprof convert", "--out", say):  # one convert (or run) per output folder
@@ -81,10 +89,31 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
     click.echo(summary_table(files))
 
 
-def _levels(quant: str | None, recipe: str | None) -> tuple[str, ...]:
+def _levels(quant: str | None, recipe: str | None, with_imatrix: bool) -> tuple[str, ...]:
     from edgeprof.levels import parse_list
     from edgeprof.quantize.recipes import load_recipe
 
     if quant is not None:  # --quant "" or "," names no level: refused, never taken as "none"
-        return tuple(parse_list(quant))
+        return tuple(parse_list(quant, with_imatrix=with_imatrix))
     return load_recipe(recipe).levels if recipe else ()
+
+
+def _imatrix_options(corpus: str, ctx: int, chunks: int | None):
+    """--imatrix CORPUS: a text file, or a bench task of kind text rendered as llama-perplexity reads it."""
+    from edgeprof.errors import fail
+    from edgeprof.quantize.imatrix import ImatrixCorpus, ImatrixOptions
+
+    path = Path(corpus)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8", errors="replace")  # an OSError becomes one line in main
+        return ImatrixOptions(ImatrixCorpus(path.name, text), ctx, chunks)
+    from edgeprof.bench.tasks.data import load
+    from edgeprof.bench.tasks.definition import load_task
+    from edgeprof.bench.tasks.prompts import context_of
+
+    task = load_task(corpus)
+    if task.kind != "text":
+        raise fail("imatrix_corpus_kind", name=corpus, kind=f"a {task.kind}")
+    examples = load(task).test.examples
+    text = task.prompt.separator.join(context_of(task.prompt, e) for e in examples)
+    return ImatrixOptions(ImatrixCorpus(task.name, text), ctx, chunks)

@@ -42,14 +42,24 @@ def plot(folders, out, image_format) -> None:
               help="Folder for report.md, report.html and their figures.")
 @click.option("--max-kld", type=Number(limits.KLD), help="Quality budget: mean KLD vs the unquantized file.")
 @click.option("--min-acc", type=Number(limits.ACCURACY), help="Quality budget: accuracy on --task (0 to 1).")
-@click.option("--task", help="The task --min-acc applies to [default: the first one recorded].")
+@click.option("--task", help="The task --min-acc (and the Ianvs leaderboard) applies to [default: the first one "
+              "recorded].")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["report", "opencompass", "ianvs"]),
+              default=("report",), show_default=True,
+              help="What --out gets, repeatable: report (report.md, report.html), opencompass "
+              "(opencompass_summary.csv, OpenCompass's summary table), ianvs (ianvs_rank.csv, an Ianvs leaderboard).")
+@click.option("--lm-eval", "lm_eval", multiple=True, type=CheckedPath("file"), metavar="FILE",
+              help="lm-evaluation-harness results.json, repeatable: its scores beside edgeprof's, in the report and "
+              "printed.")
 @IMAGE_FORMAT_OPTION
-def report(folders, out, max_kld, min_acc, task, image_format) -> None:
+def report(folders, out, max_kld, min_acc, task, formats, lm_eval, image_format) -> None:
     """Write a Markdown report and a self-contained HTML page: leaderboard, advice, figures, tables.
 
     \b
     edgeprof report --max-kld 0.05
     edgeprof report --results pi5/ --results orin/ --min-acc 0.3 --task hellaswag --out report/
+    edgeprof report --format opencompass --format ianvs --task mmlu --out tables/
+    edgeprof report --lm-eval lm-eval-out/results.json
     """
     from edgeprof.locks import hold
     from edgeprof.paths import check_writable
@@ -62,10 +72,27 @@ def report(folders, out, max_kld, min_acc, task, image_format) -> None:
     results = load_results(list(folders) or [Path("results")])
     budget = Budget(max_kld, min_acc, task)
     check_task(results, budget)  # before the output folder is locked (made)
+    scores = _lm_eval_scores(lm_eval, results)
     _say_skipped(results)
     with hold(out, "edgeprof report", "--out", say):
-        md, page = write_report(results, out, image_format, budget, on_figure=_say_figure)
-    click.echo(f"report: {page} (and {md.name})")
+        if "report" in formats:
+            md, page = write_report(results, out, image_format, budget, on_figure=_say_figure, lm_eval=scores)
+            click.echo(f"report: {page} (and {md.name})")
+        for fmt in dict.fromkeys(f for f in formats if f != "report"):
+            from edgeprof.results.interop import write_export
+
+            click.echo(f"{fmt}: {write_export(results, out, fmt, task)}")
+
+
+def _lm_eval_scores(files, results) -> list:
+    """The scores of every --lm-eval file (each checked before anything is written), their table printed."""
+    from edgeprof.results.lm_eval import COLUMNS, comparison, read_lm_eval
+    from edgeprof.text_table import aligned
+
+    scores = [score for path in files for score in read_lm_eval(path)]
+    if scores:
+        click.echo(aligned([list(COLUMNS), *map(list, comparison(scores, results.of_kind("task")))]))
+    return scores
 
 
 def _say_skipped(results) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeprof.paths import slug
-from edgeprof.plot import quality_figures, resource_figures, speed_figures
+from edgeprof.plot import device_figures, quality_figures, resource_figures, scaling_figures, speed_figures
 from edgeprof.plot.select import Skip
 from edgeprof.results.read import Results, device_of
 
@@ -41,6 +41,11 @@ FIGURES: dict[str, FigureDef] = {
                          per_device=False),
     "utilisation": FigureDef(resource_figures.utilisation,
                              "CPU/GPU utilisation and power over one run, prefill and decode shaded"),
+    "parallel": FigureDef(scaling_figures.parallel, "aggregate and per-user decode t/s vs sequences decoded together"),
+    "roofline": FigureDef(scaling_figures.roofline,
+                          "decode t/s vs bytes read per token, beside the speed the probed RAM bandwidth allows"),
+    "sustained": FigureDef(device_figures.sustained,
+                           "decode t/s per window over a sustained run beside temperature, throttled windows shaded"),
 }
 
 

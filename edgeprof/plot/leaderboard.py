@@ -55,7 +55,9 @@ class Entry:
 
 
 def budget_task(results: Results, budget: Budget) -> str | None:
-    names = list(dict.fromkeys(r["task"]["name"] for r in results.of_kind("task")))
+    # the first task with an accuracy (a translation's chrF/BLEU is a corpus score, shown in its own table)
+    names = list(dict.fromkeys(r["task"]["name"] for r in results.of_kind("task")
+                               if r["task"].get("kind") != "translate"))
     return budget.task or (names[0] if names else None)
 
 
@@ -74,7 +76,7 @@ def entries(results: Results, device: str, budget: Budget) -> list[Entry]:
             out.append(Entry(model, level, desc["size_bytes"] / 1e6, desc.get("bits_per_weight"), tg,
                              m.get("tg_tps_std"), m.get("pp_tps_mean"), m.get("ttft_ms_mean"), kld,
                              acc.value if acc else None, bool(desc.get("synthetic")),
-                             _no_speed(tg) or _fails(kld, acc, budget), acc))
+                             _no_speed(tg) or _throttled(row) or _fails(kld, acc, budget), acc))
     return sorted(out, key=lambda e: (e.fails is not None, -(e.tg_tps or 0)))
 
 
@@ -83,6 +85,14 @@ def _no_speed(tg_tps: float | None) -> str | None:
     if tg_tps is None:
         return "no decode speed recorded"
     return None if tg_tps > 0 else f"decode speed {tg_tps:g} t/s: nothing was decoded"
+
+
+def _throttled(row: dict) -> str | None:
+    """A cell measured while a clock was cut (heat, power) ranks by a speed the board did not hold: it
+    is listed with why, after the cells that ran at full clock."""
+    if (row.get("thermal") or {}).get("throttled"):
+        return "throttled while measured (rerun with --cooldown; --sustain shows the steady speed)"
+    return None
 
 
 def _fails(kld: float | None, acc: Accuracy | None, budget: Budget) -> str | None:

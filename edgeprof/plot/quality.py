@@ -15,7 +15,7 @@ from edgeprof.results.details import task_outcomes
 from edgeprof.results.read import Results, level_of, model_of
 
 ACCURACY_KEYS = ("acc_norm", "acc", "exact_match", "f1")  # the first one a task row has is its score
-TASK_VARIANT = ("source", "shots", "limit", "seed")  # two task rows with these equal asked the same questions
+TASK_VARIANT = ("source", "shots", "limit", "seed", "chat")  # equal: the same questions, asked the same way
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def task_rows(results: Results) -> dict[str, list[dict]]:
     """Task name -> the rows of the variant its accuracy is compared on (see the module's docstring)."""
     variants: dict[str, dict[str, list[dict]]] = {}
     for row in results.of_kind("task"):
-        variant = json.dumps([row["task"].get(key) for key in TASK_VARIANT])
+        task = {**row["task"], "chat": bool(row["task"].get("chat"))}  # rows from before --chat: plain
+        variant = json.dumps([task.get(key) for key in TASK_VARIANT])
         variants.setdefault(row["task"]["name"], {}).setdefault(variant, []).append(row)
     return {name: _widest(list(by_variant.values()), lambda rows: max(r["metrics"]["n"] for r in rows))
             for name, by_variant in variants.items()}

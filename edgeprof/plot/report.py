@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from edgeprof.plot.device_sections import cold_start_table, sustain_table
 from edgeprof.plot.document import Document, Image, Section, Table
 from edgeprof.plot.figures import Rendered
 from edgeprof.plot.leaderboard import Budget, Entry, budget_task, entries, recommendation
 from edgeprof.plot.noise import describe, interval95, verdicts
 from edgeprof.plot.quality import accuracy_by_file
+from edgeprof.results import translation
 from edgeprof.results.read import Results, device_of, level_of, level_rank, model_of, reference_rows, settings_line
 
 
@@ -31,7 +33,7 @@ def _acc(value, stderr, n) -> str:
     return f"{text} [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else text
 
 
-def build(results: Results, figures: list[Rendered], budget: Budget) -> Document:
+def build(results: Results, figures: list[Rendered], budget: Budget, lm_eval: list = ()) -> Document:
     doc = Document("edgeprof report")
     task = budget_task(results, budget)
     boards = {d: entries(results, d, budget) for d in results.devices}
@@ -44,6 +46,11 @@ def build(results: Results, figures: list[Rendered], budget: Budget) -> Document
     doc.sections.append(_leaderboards(results, boards, budget, task))
     doc.sections.append(_figures(figures))
     doc.sections.append(Section("All measurements", [_speed_table(results), *_quality_tables(results)]))
+    if lm_eval:
+        doc.sections.append(_lm_eval_section(results, lm_eval))
+    device_tables = [t for t in (sustain_table(results.of_kind("sustain")), cold_start_table(results.speed)) if t]
+    if device_tables:
+        doc.sections.append(Section("Sustained load and cold start", device_tables))
     doc.sections.append(Section("Hardware and software", [_systems_table(results)]))
     doc.sections.append(Section("How to read the numbers", [DEFINITIONS]))
     return doc
@@ -102,7 +109,7 @@ def _speed_table(results: Results) -> Table:
         s, m, mem = r["settings"], r["metrics"], r.get("memory") or {}
         rows.append((device_of(r), model_of(r), level_of(r), str(s.get("n_threads")),
                      "all" if s.get("n_gpu_layers") == -1 else str(s.get("n_gpu_layers")),
-                     f"pp{s.get('n_prompt')}+tg{s.get('n_gen')}",
+                     f"pp{s.get('n_prompt')}+tg{s.get('n_gen')}" + _load_note(s),
                      _num(m.get("pp_tps_mean"), 1, m.get("pp_tps_std"), s.get("repetitions")),
                      _num(m.get("tg_tps_mean"), 1, m.get("tg_tps_std"), s.get("repetitions")),
                      _num(m.get("ttft_ms_mean"), 1, m.get("ttft_ms_std"), s.get("repetitions")),
@@ -112,7 +119,14 @@ def _speed_table(results: Results) -> Table:
     return Table(("device", "model", "level", "threads", "ngl", "test", "prefill t/s", "decode t/s", "TTFT ms",
                   "token ms p50 / p99", "peak RSS MiB", "RSS estimate MiB", "peak VRAM MiB", "decode J/token"),
                  tuple(rows), "every speed cell recorded; mean ± standard deviation over repetitions; J/token from "
-                              "the widest energy source measured (its name in brackets)")
+                              "the widest energy source measured (its name in brackets; above idle: less the device's "
+                              "idle draw, read before the sweep, over the same time)")
+
+
+def _load_note(settings: dict) -> str:
+    """How the weights were read, where it was not llama.cpp's default, and whether from cold."""
+    mode = settings.get("load_mode")
+    return (f" ({mode} load)" if mode else "") + (" (cold)" if settings.get("cold") else "")
 
 
 # Energy sources from the widest to the narrowest: the whole board (a Jetson's input rail), a Pi 5's
@@ -122,12 +136,14 @@ ENERGY_SOURCES = ("board", "pi_pmic", "ina", "rapl_psys", "rapl_package", "gpu")
 
 def _decode_energy(energy: dict) -> str:
     found = {k.removeprefix("decode_").removesuffix("_j_per_token"): v for k, v in energy.items()
-             if k.startswith("decode_") and k.endswith("_j_per_token") and isinstance(v, int | float)}
+             if k.startswith("decode_") and k.endswith("_j_per_token") and not k.endswith("_net_j_per_token")
+             and isinstance(v, int | float)}
     if not found:
         return "–"
     ranked = [s for prefix in ENERGY_SOURCES for s in sorted(found) if s.startswith(prefix)]
     source = (ranked or sorted(found))[0]
-    return f"{found[source]:.3g} ({source})"
+    net = energy.get(f"decode_{source}_net_j_per_token")
+    return f"{found[source]:.3g} ({source}{f'; {net:.3g} above idle' if net is not None else ''})"
 
 
 ACC_COLUMNS = ("acc", "acc_norm", "exact_match")
@@ -135,17 +151,22 @@ ACC_COLUMNS = ("acc", "acc_norm", "exact_match")
 
 def _quality_tables(results: Results) -> list[Table]:
     tables = []
-    tasks = results.of_kind("task")
+    tasks = [r for r in results.of_kind("task") if not translation.is_translation(r)]
     if tasks:
         rows = []
         for r in tasks:
             m, t = r["metrics"], r["task"]
-            rows.append((device_of(r), model_of(r), level_of(r), t["name"], str(t.get("shots")), str(m.get("n")),
+            rows.append((device_of(r), model_of(r), level_of(r), t["name"] + (" (chat)" if t.get("chat") else ""),
+                         str(t.get("shots")), str(m.get("n")),
                          *(_acc(m.get(k), m.get(f"{k}_stderr"), m.get("n")) for k in ACC_COLUMNS),
                          _num(m.get("f1"), 3)))
         tables.append(Table(("device", "model", "level", "task", "shots", "n", "acc", "acc_norm", "exact match", "F1"),
                             tuple(rows), "accuracy ± standard error [Wilson 95% interval]; whether two levels "
                                          "differ is settled by the paired test in the summary"))
+    translated = [r for r in results.of_kind("task") if translation.is_translation(r)]
+    if translated:
+        tables.append(Table(("device", "model", "level", *translation.HEADER), tuple(
+            (device_of(r), model_of(r), level_of(r), *translation.cells(r)) for r in translated), translation.CAPTION))
     ppl = results.of_kind("perplexity")
     if ppl:
         rows = []
@@ -157,6 +178,16 @@ def _quality_tables(results: Results) -> list[Table]:
         tables.append(Table(("model", "level", "corpus", "ppl", "Δppl", "KLD mean", "KLD median", "KLD p99",
                              "same top token"), tuple(rows), "perplexity and KL divergence vs the unquantized file"))
     return tables
+
+
+def _lm_eval_section(results: Results, scores: list) -> Section:
+    """lm-evaluation-harness's scores (its results.json files) beside edgeprof's of the same task and metric."""
+    from edgeprof.results.lm_eval import COLUMNS, comparison
+
+    return Section("lm-evaluation-harness beside edgeprof", [Table(
+        COLUMNS, tuple(comparison(scores, results.of_kind("task"))),
+        "each score ± its standard error as its tool reports it; the two differ in prompts, data sample and "
+        "numerics (lm-eval usually runs the unquantized model through transformers), so compare with care")])
 
 
 SYSTEM_FIELDS = (("device_model", "device model"), ("cpu_model", "CPU"), ("cpu_affinity", "cores used"),
@@ -199,13 +230,14 @@ def write(doc: Document, out: Path) -> tuple[Path, Path]:
     return md, page
 
 
-def write_report(results: Results, out: Path, image_format: str, budget: Budget, on_figure=None) -> tuple[Path, Path]:
+def write_report(results: Results, out: Path, image_format: str, budget: Budget, on_figure=None,
+                 lm_eval: list = ()) -> tuple[Path, Path]:
     """Draw every figure into ``out/figures`` and write ``report.md`` and ``report.html`` beside them."""
     from edgeprof.plot.figures import render_all
 
     check_task(results, budget)  # before any figure is drawn
     figures = render_all(results, out / "figures", image_format, on_figure=on_figure)
-    return write(build(results, figures, budget), out)
+    return write(build(results, figures, budget, lm_eval), out)
 
 
 def check_task(results: Results, budget: Budget) -> None:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from edgeprof.results.read import level_of, level_rank, model_of, reference_rows, scenario_of
 
 DEFAULT_LEVEL = "Q4_K_M"  # the level most edge deployments start from
-SWEEP_HINTS = {"n_threads": " (e.g. bench -t 1,2,4)", "n_gpu_layers": " (e.g. bench --ngl 0,8,all on a machine with a "
+SWEEP_HINTS = {"n_threads": " (e.g. bench -t 1,2,4)", "n_parallel": " (e.g. bench --parallel 1,4,16)",
+                "n_gpu_layers": " (e.g. bench --ngl 0,8,all on a machine with a "
                "GPU and a GPU build of llama.cpp)"}  # the option that sweeps each setting, no other
 
 

@@ -58,8 +58,33 @@ def open_checkpoint(path: Path, weights: bool = True, allow_pickle: bool = False
     arch_name = names[0] if isinstance(names, list) and names else str(config.get("model_type", "?"))
     if arch_name not in ARCHITECTURES:
         raise fail("unsupported_arch", path=config_path, arch=arch_name, supported=supported_list())
+    arch = ARCHITECTURES[arch_name]
+    config = {**dict(arch.config_defaults), **{k: v for k, v in config.items() if v is not None or
+                                               k not in dict(arch.config_defaults)}}
+    check_config(config_path, config, arch_name, arch)
     tensors = _load_tensors(path, allow_pickle) if weights else {}
-    return Checkpoint(path, config, arch_name, ARCHITECTURES[arch_name], tensors)
+    return Checkpoint(path, config, arch_name, arch, tensors)
+
+
+def check_config(config_path: Path, config: dict[str, Any], arch_name: str, arch: Architecture) -> None:
+    """Refuse settings llama.cpp's graph for the architecture cannot reproduce (it would load the
+    file and compute something else)."""
+    n_layers = config.get("num_hidden_layers")
+    if arch.query_scale_key and config.get(arch.query_scale_key) is not None and "hidden_size" in config:
+        n_head = config.get("num_attention_heads") or 1
+        head_dim = config.get("head_dim") or config["hidden_size"] // n_head
+        used = config["hidden_size"] // n_head if n_layers in arch.query_scale_hidden_layers else head_dim
+        if float(config[arch.query_scale_key]) != float(used):
+            raise fail("arch_setting", path=config_path, key=arch.query_scale_key,
+                       value=config[arch.query_scale_key], arch=arch_name,
+                       detail=f"llama.cpp scales attention by 1/sqrt({used}) for this model")
+    if arch.no_rope_step and isinstance(n_layers, int):
+        step = arch.no_rope_step
+        expected = [int((i + 1) % step != 0) for i in range(n_layers)]
+        given = config.get("no_rope_layers", expected)
+        if [int(bool(x)) for x in given] != expected or config.get("no_rope_layer_interval", step) != step:
+            raise fail("arch_setting", path=config_path, key="no_rope_layers", value=given, arch=arch_name,
+                       detail=f"llama.cpp skips rope on every {step}th layer and nowhere else")
 
 
 def _load_tensors(path: Path, allow_pickle: bool) -> dict[str, TensorEntry]:

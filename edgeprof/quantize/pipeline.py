@@ -16,6 +16,7 @@ from edgeprof import __version__
 from edgeprof.atomic import atomic_output, atomic_write_text
 from edgeprof.paths import all_cores
 from edgeprof.progress import Say, quiet
+from edgeprof.quantize.imatrix import ImatrixOptions
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class ConvertOptions:
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
     allow_pickle: bool = field(default=False, metadata={"help": "read PyTorch .bin weights with the restricted "
                                                                   "reader (tensors only, never code)"})
+    imatrix: ImatrixOptions | None = field(default=None, metadata={
+        "help": "compute an importance matrix on the unquantized file and quantize every level with it"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ConvertedFile:
     seconds: float
     reused: bool
     source_sha256: str
+    imatrix: str | None = None  # file name of the importance matrix the level was quantized with
 
 
 def convert(source_text: str, options: ConvertOptions, say: Say = quiet) -> list[ConvertedFile]:
@@ -55,11 +59,22 @@ def convert(source_text: str, options: ConvertOptions, say: Say = quiet) -> list
     else:
         base = _convert_checkpoint(source, options, say)
     results = [base]
-    for level in options.levels:
-        if level == base.level:
-            continue
-        results.append(_quantize_level(base, source.name, level, options, say))
+    levels = [level for level in options.levels if level != base.level]
+    imatrix = _imatrix(base, source.name, options, say) if options.imatrix and levels else None
+    for level in levels:
+        results.append(_quantize_level(base, source.name, level, options, say, imatrix))
     return results
+
+
+def _imatrix(base: ConvertedFile, name: str, options: ConvertOptions, say: Say):
+    """The importance matrix of ``base`` (computed, or reused from an earlier run), loaded."""
+    from edgeprof.quantize.imatrix import ensure_imatrix, imatrix_path
+    from edgeprof.quantize.imatrix_file import read_imatrix
+
+    dest = imatrix_path(options.out_dir, name, options.imatrix.corpus.name)
+    path = ensure_imatrix(base.path, _gguf_hash(base.path), dest, options.imatrix, options.threads,
+                          options.progress, say)
+    return read_imatrix(path)
 
 
 def _gguf_hash(path: Path) -> str:
@@ -102,13 +117,14 @@ def _source_files(ckpt) -> list[Path]:
 
 
 def _quantize_level(base: ConvertedFile, name: str, level: str, options: ConvertOptions,
-                    say: Say) -> ConvertedFile:
+                    say: Say, imatrix=None) -> ConvertedFile:
     from tqdm import tqdm
 
     from edgeprof.quantize.quantizer import quantize_file
 
-    dest = options.out_dir / f"{name}-{level}.gguf"
-    if reused := _reusable(dest, base.source_sha256, level, say):
+    tag = imatrix.path.name if imatrix else None
+    dest = options.out_dir / (f"{name}-{level}-imatrix.gguf" if imatrix else f"{name}-{level}.gguf")
+    if reused := _reusable(dest, base.source_sha256, level, say, tag):
         return reused
     started = time.perf_counter()
     with tqdm(total=None, unit="tensor", desc=f"quantize {level}", disable=not options.progress or None) as bar, \
@@ -117,19 +133,31 @@ def _quantize_level(base: ConvertedFile, name: str, level: str, options: Convert
             bar.total = total
             bar.update(done - bar.n)
 
-        quantize_file(base.path, tmp, level, options.threads, on_progress)
-    return _finish(dest, level, base.source_sha256, time.perf_counter() - started, origin=str(base.path))
+        quantize_file(base.path, tmp, level, options.threads, on_progress, imatrix)
+    return _finish(dest, level, base.source_sha256, time.perf_counter() - started, origin=str(base.path),
+                   imatrix=_imatrix_record(imatrix))
+
+
+def _imatrix_record(imatrix) -> dict | None:
+    """What the record says of the matrix a level was made with (None: made without one)."""
+    if imatrix is None:
+        return None
+    return {"file": imatrix.path.name, "datasets": list(imatrix.datasets), "chunks": imatrix.chunk_count,
+            "sha256": _gguf_hash(imatrix.path)}
 
 
 def _record_path(gguf_path: Path) -> Path:
     return gguf_path.with_name(gguf_path.name + ".json")
 
 
-def _reusable(dest: Path, source_hash: str, level: str, say: Say) -> ConvertedFile | None:
-    """The existing output if its record matches this source and level and the file is intact."""
+def _reusable(dest: Path, source_hash: str, level: str, say: Say, imatrix: str | None = None) -> ConvertedFile | None:
+    """The existing output if its record matches this source, level and importance matrix (by file
+    name; the matrix's own record ties it to its source and corpus) and the file is intact."""
     try:
         record = json.loads(_record_path(dest).read_text())
         if (record["source_sha256"], record["level"]) != (source_hash, level):
+            return None
+        if (record.get("imatrix") or {}).get("file") != imatrix:
             return None
         if dest.stat().st_size != record["size_bytes"]:
             return None
@@ -137,7 +165,7 @@ def _reusable(dest: Path, source_hash: str, level: str, say: Say) -> ConvertedFi
         return None
     say(f"reusing {dest} (same source {source_hash[:12]}, level {level})")
     row = {k: record[k] for k in ConvertedFile.__dataclass_fields__ if k in record}
-    return ConvertedFile(**{**row, "path": dest, "reused": True})
+    return ConvertedFile(**{**row, "path": dest, "reused": True, "imatrix": imatrix})
 
 
 def _origin(source, path: Path) -> str:
@@ -145,12 +173,13 @@ def _origin(source, path: Path) -> str:
     return f"{source.repo_id}@{source.revision}" if source.repo_id else str(path)
 
 
-def _finish(dest: Path, level: str, source_hash: str, seconds: float, origin: str) -> ConvertedFile:
+def _finish(dest: Path, level: str, source_hash: str, seconds: float, origin: str,
+            imatrix: dict | None = None) -> ConvertedFile:
     info = gguf_summary(dest)
     row = ConvertedFile(level, dest, dest.stat().st_size, info["bits_per_weight"], info["n_params"],
-                        round(seconds, 3), False, source_hash)
+                        round(seconds, 3), False, source_hash, imatrix["file"] if imatrix else None)
     record = {**asdict(row), "path": dest.name, "origin": origin, "edgeprof_version": __version__,
-              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "imatrix": imatrix}
     record.pop("reused")
     atomic_write_text(_record_path(dest), json.dumps(record, indent=2))
     return row

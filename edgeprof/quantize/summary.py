@@ -19,7 +19,7 @@ def describe_levels() -> str:
     from edgeprof.quantize.recipes import load_recipe, recipe_names
 
     lines = ["Levels (llama.cpp names): " + ", ".join(usable_levels()),
-             "Need an importance matrix (not yet supported): " + ", ".join(sorted(NEEDS_IMATRIX)), "", "Recipes:"]
+             "With --imatrix CORPUS also: " + ", ".join(sorted(NEEDS_IMATRIX)), "", "Recipes:"]
     for name in recipe_names():
         recipe = load_recipe(name)
         lines.append(f"  {name:8} {', '.join(recipe.levels)}"

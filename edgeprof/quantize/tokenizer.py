@@ -3,12 +3,26 @@
 llama.cpp does not run the Hugging Face pre-tokenizer; it re-implements a fixed set of them and
 picks one by the ``tokenizer.ggml.pre`` name. ``PRE_TOKENIZERS`` maps the pre-tokenizer found in
 tokenizer.json to that name; a test checks that llama.cpp then tokenizes like the source.
+
+Three kinds of tokenizer arrive:
+- byte-level BPE (GPT-2 style) tokenizer.json: written as llama.cpp's "gpt2" model with its merges;
+- SentencePiece tokenizer.model (Llama 2, Mistral, Gemma, Phi-3): llama.cpp's "llama" model with
+  the pieces' scores and types; added tokens from tokenizer_config.json / added_tokens.json;
+- BPE with byte fallback from tokenizer.json alone (Llama-2-HF style: "▁" for spaces, <0xXX> byte
+  tokens): also llama.cpp's "llama" model, which merges the adjacent pair whose token scores highest.
+  Each token's score is minus the rank of the first merge that makes it, so llama.cpp applies merges
+  in the source's order. (llama.cpp's converter gives every token -1000, which leaves the order to
+  chance.) Such files were made from SentencePiece models, whose merges list every pair that forms a
+  token; there the two algorithms agree exactly. One difference remains with a Metaspace
+  pre-tokenizer: it puts no "▁" before text that already starts with a space (and, with
+  prepend_scheme "first", none after a special token), where llama.cpp always does.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +54,15 @@ class Vocab:
     token_types: list[int]
     scores: list[float] | None
     merges: list[str]
+    add_space_prefix: bool | None = None  # tokenizer.ggml.add_space_prefix; None: llama.cpp's default
 
 
+# Added tokens llama.cpp's converter types as control tokens although the source does not mark
+# them special: exact texts, then (prefix, suffix) pairs.
+LOOKS_SPECIAL = ("<pad>", "<mask>", "<2mass>", "[@BOS@]")
+LOOKS_SPECIAL_AFFIXES = (("<|", "|>"), ("<\uff5c", "\uff5c>"), ("<unused", ">"))
+SPACE_PIECE = "\u2581"  # SentencePiece's visible space
+BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 
 
 def load_vocab(folder: Path, vocab_size: int) -> Vocab:
@@ -52,7 +73,7 @@ def load_vocab(folder: Path, vocab_size: int) -> Vocab:
         if (folder / name).is_file() and not isinstance(read_json(folder / name), dict):
             raise fail("bad_json", path=folder / name, detail="expected a JSON object")
     if (folder / "tokenizer.model").is_file():
-        vocab = _sentencepiece(folder / "tokenizer.model")
+        vocab = _sentencepiece(folder, vocab_size)
     elif (folder / "tokenizer.json").is_file():
         vocab = _bpe(folder / "tokenizer.json")
     else:
@@ -67,12 +88,11 @@ def _pad(vocab: Vocab, vocab_size: int, folder: Path) -> Vocab:
     if missing == 0:
         return vocab
     start = len(vocab.tokens)
-    return Vocab(
-        vocab.model, vocab.pre,
-        vocab.tokens + [f"[PAD{i}]" for i in range(start, vocab_size)],
-        vocab.token_types + [UNUSED] * missing,
-        None if vocab.scores is None else vocab.scores + [-1000.0] * missing,
-        vocab.merges,
+    return replace(
+        vocab,
+        tokens=vocab.tokens + [f"[PAD{i}]" for i in range(start, vocab_size)],
+        token_types=vocab.token_types + [UNUSED] * missing,
+        scores=None if vocab.scores is None else vocab.scores + [-1000.0] * missing,
     )
 
 
@@ -81,6 +101,8 @@ def _bpe(path: Path) -> Vocab:
 
     data = read_json(path)
     model = data.get("model", {})
+    if model.get("type") == "BPE" and model.get("byte_fallback"):
+        return _bpe_byte_fallback(path, data)
     if model.get("type") != "BPE" or (data.get("decoder") or {}).get("type") != "ByteLevel":
         raise fail("tokenizer_unsupported", path=path,
                    detail=f"model {model.get('type')!r} with decoder {(data.get('decoder') or {}).get('type')!r}")
@@ -125,24 +147,89 @@ def _pre_tokenizer_name(path: Path, pre: dict[str, Any] | None) -> str:
     return PRE_TOKENIZERS[sig]
 
 
-def _sentencepiece(path: Path) -> Vocab:
-    from sentencepiece import SentencePieceProcessor
+def _bpe_byte_fallback(path: Path, data: dict[str, Any]) -> Vocab:
+    """Llama-2-HF style BPE (spaces as "▁", unknown characters as <0xXX> bytes) -> llama.cpp's
+    SentencePiece model, with merge ranks as scores (see the module docstring)."""
+    model = data["model"]
+    add_prefix = _space_prefix(path, data.get("normalizer"), data.get("pre_tokenizer"))
+    by_id: dict[int, str] = {int(i): tok for tok, i in model["vocab"].items()}
+    types: dict[int, int] = {i: BYTE for i, tok in by_id.items() if BYTE_TOKEN.fullmatch(tok)}
+    for added in data.get("added_tokens") or []:
+        by_id[int(added["id"])] = added["content"]
+        types[int(added["id"])] = CONTROL if added.get("special") else USER_DEFINED
+    if model.get("unk_token") in model["vocab"]:
+        types[int(model["vocab"][model["unk_token"]])] = UNKNOWN
+    rank: dict[str, int] = {}
+    for n, merge in enumerate(model.get("merges", [])):
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        rank.setdefault(left + right, n)
+    size = max(by_id) + 1 if by_id else 0
+    tokens = [by_id.get(i, f"[PAD{i}]") for i in range(size)]
+    token_types = [types.get(i, NORMAL if i in by_id else UNUSED) for i in range(size)]
+    scores = [-float(rank[t]) if t in rank else 0.0 for t in tokens]
+    return Vocab("llama", "default", tokens, token_types, scores, [], add_prefix)
 
-    sp = SentencePieceProcessor()
+
+def _space_prefix(path: Path, normalizer: dict[str, Any] | None, pre: dict[str, Any] | None) -> bool:
+    """Whether the tokenizer puts a "▁" before the text, from the two forms Llama-2-HF files take:
+    normalizers [Prepend("▁"),] Replace(" ", "▁") and no pre-tokenizer, or a Metaspace pre-tokenizer."""
+    steps = (normalizer or {}).get("normalizers") if (normalizer or {}).get("type") == "Sequence" else \
+        [normalizer] if normalizer else []
+    kinds = [(s.get("type"), s.get("prepend") or s.get("content"), (s.get("pattern") or {}).get("String"))
+             for s in steps]
+    if pre is None and kinds and kinds[-1] == ("Replace", SPACE_PIECE, " ") and \
+            kinds[:-1] in ([], [("Prepend", SPACE_PIECE, None)]):
+        return len(kinds) == 2
+    if not kinds and (pre or {}).get("type") == "Metaspace" and pre.get("replacement") == SPACE_PIECE:
+        scheme = pre.get("prepend_scheme") or ("always" if pre.get("add_prefix_space", True) else "never")
+        return scheme != "never"
+    described = ", ".join(k for k, _, _ in kinds) or "none"
+    raise fail("tokenizer_unsupported", path=path,
+               detail=f"BPE with byte fallback, normalizers [{described}] and pre-tokenizer "
+                      f"{(pre or {}).get('type')!r} (supported: spaces replaced by '\u2581', by normalizers "
+                      f"or a Metaspace pre-tokenizer)")
+
+
+def _sentencepiece(folder: Path, vocab_size: int) -> Vocab:
+    from edgeprof.quantize.spm_proto import read_spm_model
+
+    path = folder / "tokenizer.model"
     try:
-        sp.LoadFromFile(str(path))
-    except (OSError, RuntimeError) as exc:
+        spm = read_spm_model(path.read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise fail("tokenizer_unsupported", path=path, detail=f"(unreadable: {exc})") from None
-    tokens, types, scores = [], [], []
-    for i in range(sp.vocab_size()):
-        tokens.append(sp.IdToPiece(i))
-        scores.append(sp.GetScore(i))
-        types.append(_sp_type(sp, i))
-    return Vocab("llama", "default", tokens, types, scores, [])
+    tokens, types, scores = list(spm.pieces), list(spm.types), list(spm.scores)
+    for token_id, text, kind in _added_tokens(folder):
+        if token_id >= vocab_size:
+            continue  # llama.cpp's converter drops them too: the model has no row for them
+        while len(tokens) <= token_id:
+            tokens.append(f"[PAD{len(tokens)}]")
+            types.append(UNUSED)
+            scores.append(-1000.0)
+        tokens[token_id], types[token_id], scores[token_id] = text, kind, -1000.0
+    # llama.cpp adds the dummy-prefix space unless told not to (Gemma's model adds none)
+    return Vocab("llama", "default", tokens, types, scores, [], None if spm.add_dummy_prefix else False)
 
 
-def _sp_type(sp, i: int) -> int:
-    for check, kind in ((sp.IsUnknown, UNKNOWN), (sp.IsControl, CONTROL), (sp.IsUnused, UNUSED), (sp.IsByte, BYTE)):
-        if check(i):
-            return kind
-    return NORMAL
+def _added_tokens(folder: Path) -> list[tuple[int, str, int]]:
+    """(id, text, type) of the tokens added beside a SentencePiece model, typed as llama.cpp's
+    converter types them: added_tokens.json user-defined; tokenizer_config.json's added_tokens_decoder
+    control when special (or looking special), else user-defined with "▁" read as a space."""
+    from edgeprof.quantize.checkpoint import read_json
+
+    added = []
+    if (folder / "added_tokens.json").is_file():
+        data = read_json(folder / "added_tokens.json")
+        added += [(int(i), str(text), USER_DEFINED) for text, i in (data if isinstance(data, dict) else {}).items()]
+    config = read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
+    for token_id, entry in ((config or {}).get("added_tokens_decoder") or {}).items():
+        text = str(entry.get("content", ""))
+        if entry.get("special") or _looks_special(text):
+            added.append((int(token_id), text, CONTROL))
+        else:
+            added.append((int(token_id), text.replace(SPACE_PIECE, " "), USER_DEFINED))
+    return added
+
+
+def _looks_special(text: str) -> bool:
+    return text in LOOKS_SPECIAL or any(text.startswith(a) and text.endswith(b) for a, b in LOOKS_SPECIAL_AFFIXES)

@@ -6,6 +6,7 @@ from memory-mapped safetensors, converted chunk by chunk and written straight to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 
 from edgeprof.errors import fail
 from edgeprof.levels import UNQUANTIZED
-from edgeprof.quantize.architectures import IGNORED_TENSOR_SUFFIXES, permute_rotary
+from edgeprof.quantize.architectures import IGNORED_TENSOR_SUFFIXES, permute_rotary, sliding_layers
 from edgeprof.quantize.checkpoint import Checkpoint
 from edgeprof.quantize.safetensors_file import TensorEntry, to_float32
 from edgeprof.quantize.tokenizer import Vocab
@@ -31,6 +32,7 @@ class PlannedTensor:
     out_type: str  # "F32", "F16" or "BF16"
     permute_heads: int = 0  # >0: permute rows for rope with this many heads
     computed: np.ndarray | None = None
+    offset: float = 0.0  # added to every value (Gemma's norm weights are stored as w-1)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -72,12 +74,56 @@ def plan_tensors(ckpt: Checkpoint, outtype: str) -> list[PlannedTensor]:
         elif ckpt.architecture.permute_qk and name.endswith(("k_proj.weight", "k_proj.bias")):
             heads = n_kv
         out_type = outtype if len(entry.shape) >= 2 else "F32"
-        plan.append(PlannedTensor(gguf_name, entry, out_type, heads))
+        offset = ckpt.architecture.norm_shift if name.endswith("norm.weight") else 0.0
+        plan.append(PlannedTensor(gguf_name, entry, out_type, heads, offset=offset))
     _check_required(ckpt, plan)
     factors = rope_freqs_llama3(ckpt.config)
     if factors is not None:
         plan.append(PlannedTensor("rope_freqs.weight", None, "F32", computed=factors))
+    for name, values in rope_factors_long_short(ckpt).items():
+        plan.append(PlannedTensor(name, None, "F32", computed=values))
     return plan
+
+
+def rope_dimensions(config: dict) -> int:
+    """Rotated dimensions per head: all of them unless ``partial_rotary_factor`` says fewer (Phi-4-mini)."""
+    head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+    return int(float(config.get("partial_rotary_factor") or 1.0) * head_dim)
+
+
+def _longrope(config: dict) -> dict | None:
+    scaling = config.get("rope_scaling") or {}
+    return scaling if scaling.get("rope_type", scaling.get("type")) in ("longrope", "su") else None
+
+
+def rope_factors_long_short(ckpt: Checkpoint) -> dict[str, np.ndarray]:
+    """Phi-3's long-context rope: per-frequency divisors for contexts beyond the original length
+    (long) and within it (short), as the tensors llama.cpp picks between by context size."""
+    scaling = _longrope(ckpt.config)
+    if scaling is None:
+        return {}
+    half = rope_dimensions(ckpt.config) // 2
+    factors = {}
+    for kind in ("long", "short"):
+        values = scaling.get(f"{kind}_factor")
+        if not isinstance(values, list) or len(values) != half:
+            raise fail("rope_factors", path=ckpt.path / "config.json", name=f"{kind}_factor",
+                       n=len(values) if isinstance(values, list) else 0, arch=ckpt.architecture_name,
+                       rope_dims=half * 2, expected=half)
+        factors[f"rope_factors_{kind}.weight"] = np.asarray(values, dtype=np.float32)
+    return factors
+
+
+def longrope_attn_factor(config: dict) -> float:
+    """The cos/sin scale of long-context rope: the config's ``attention_factor``, else
+    sqrt(1 + ln(s) / ln(original context)) with s = context / original context (1 when s <= 1)."""
+    scaling = _longrope(config) or {}
+    if scaling.get("attention_factor") is not None:
+        return float(scaling["attention_factor"])
+    original = float(scaling.get("original_max_position_embeddings")
+                     or config.get("original_max_position_embeddings") or config["max_position_embeddings"])
+    s = float(config["max_position_embeddings"]) / original
+    return math.sqrt(1 + math.log(s) / math.log(original)) if s > 1 else 1.0
 
 
 def rope_freqs_llama3(config: dict) -> np.ndarray | None:
@@ -112,7 +158,8 @@ def _order(name: str) -> tuple:
 def _check_required(ckpt: Checkpoint, plan: list[PlannedTensor]) -> None:
     names = {p.gguf_name for p in plan}
     required = ["token_embd.weight", "output_norm.weight"]
-    required += [f"blk.{i}.attn_q.weight" for i in range(ckpt.hparam("num_hidden_layers"))]
+    required += [f"blk.{i}.{t}.weight" for i in range(ckpt.hparam("num_hidden_layers"))
+                 for t in ckpt.architecture.layer_tensors]
     for name in required:
         if name not in names:
             raise fail("tensor_missing", path=ckpt.path, tensor=name)
@@ -140,6 +187,8 @@ def iter_chunks(tensor: PlannedTensor):
         block = to_float32(entry, slice(start, start + step)) if len(shape) > 1 else to_float32(entry)
         if tensor.permute_heads:
             block = permute_rotary(block, block.shape[0] // (rows // tensor.permute_heads))
+        if tensor.offset:
+            block = block + np.float32(tensor.offset)
         yield _encode(block, tensor.out_type)
 
 
@@ -226,11 +275,35 @@ def _add_hparams(writer, ckpt: Checkpoint) -> None:
     writer.add_head_count_kv(c.get("num_key_value_heads") or n_head)
     writer.add_rope_freq_base(float(c.get("rope_theta", 10000.0)))
     writer.add_layer_norm_rms_eps(float(c.get("rms_norm_eps", 1e-6)))
-    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_dimension_count(rope_dimensions(c))
     if head_dim != hidden // n_head:
         writer.add_key_length(head_dim)
         writer.add_value_length(head_dim)
     _add_rope_scaling(writer, c)
+    _add_arch_hparams(writer, ckpt)
+
+
+def _add_arch_hparams(writer, ckpt: Checkpoint) -> None:
+    """The architecture's table of extra values (soft-capping, sliding window, ...)."""
+    import gguf
+
+    arch = ckpt.architecture
+    for hp in arch.hparams:
+        value = next((ckpt.config[k] for k in hp.config if ckpt.config.get(k) is not None), hp.default)
+        if value is None:
+            continue
+        group, name = hp.key.split(".")
+        key = getattr(getattr(gguf.Keys, group), name).format(arch=arch.gguf_arch)
+        if hp.kind == "uint32":
+            writer.add_uint32(key, int(value))
+        else:
+            writer.add_float32(key, float(value))
+    if arch.swa_period:
+        flags = sliding_layers(ckpt.config, arch)
+        if any(flags):
+            writer.add_sliding_window(int(ckpt.config["sliding_window"]))
+        if flags != [(i + 1) % arch.swa_period != 0 for i in range(len(flags))]:
+            writer.add_sliding_window_pattern(flags)
 
 
 def _add_rope_scaling(writer, config: dict) -> None:
@@ -245,6 +318,9 @@ def _add_rope_scaling(writer, config: dict) -> None:
         writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
         writer.add_rope_scaling_factor(float(scaling["factor"]))
         writer.add_rope_scaling_orig_ctx_len(int(scaling["original_max_position_embeddings"]))
+    elif kind in ("longrope", "su"):  # the factors are tensors (rope_factors_long_short)
+        writer.add_rope_scaling_type(gguf.RopeScalingType.LONGROPE)
+        writer.add_rope_scaling_attn_factors(longrope_attn_factor(config))
     # llama3 scaling is written as the rope_freqs tensor (see rope_freqs_llama3); nothing here.
 
 
@@ -255,6 +331,8 @@ def _add_vocab(writer, vocab: Vocab, ckpt: Checkpoint) -> None:
     writer.add_tokenizer_pre(vocab.pre)
     writer.add_token_list(vocab.tokens)
     writer.add_token_types(vocab.token_types)
+    if vocab.add_space_prefix is not None:
+        writer.add_add_space_prefix(vocab.add_space_prefix)
     if vocab.scores is not None:
         writer.add_token_scores(vocab.scores)
     if vocab.merges:

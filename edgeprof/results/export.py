@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from edgeprof.results import translation
 from edgeprof.results.rows import kind_of
 from edgeprof.text_table import aligned
 
@@ -24,6 +25,8 @@ def _num(value, digits: int = 3) -> str:
 
 
 def task_table(rows: list[dict]) -> str:
+    translated = [r for r in rows if translation.is_translation(r)]  # corpus chrF/BLEU: a table of their own
+    rows = [r for r in rows if not translation.is_translation(r)]
     lines = [["model", "level", "task", "shots", "n", "acc", "acc_norm", "macro", "F1 / EM", "q/s"]]
     for row in rows:
         m, t, model = row["metrics"], row["task"], row["model"]
@@ -33,7 +36,11 @@ def task_table(rows: list[dict]) -> str:
                       _pm(m.get("acc"), m.get("acc_stderr"), 3), _pm(m.get("acc_norm"), m.get("acc_norm_stderr"), 3),
                       _num(m.get("acc_macro")), _pm(*headline, 3),
                       _num((row.get("eval") or {}).get("examples_per_s"), 1)])
-    return aligned(lines)
+    tables = [aligned(lines)] if rows else []
+    if translated:
+        tables.append(aligned([["model", "level", *translation.HEADER]] + [
+            [r["model"]["file"], r["model"].get("level") or "?", *translation.cells(r)] for r in translated]))
+    return "\n\n".join(tables)
 
 
 def ppl_table(rows: list[dict]) -> str:
@@ -45,6 +52,22 @@ def ppl_table(rows: list[dict]) -> str:
                       row["corpus"].split(" ")[0], str(m["ppl_tokens"]), _num(m["ppl"]), _num(m.get("ppl_delta")),
                       _num(m.get("kld_mean"), 4), _num(m.get("kld_median"), 4), _num(m.get("kld_p99"), 4),
                       _num(m.get("same_top_token_rate"))])
+    return aligned(lines)
+
+
+def sustain_table(rows: list[dict]) -> str:
+    """Sustained runs: burst vs steady t/s, when it first slowed, the hottest reading, steady J/token."""
+    lines = [["model", "level", "ngl", "threads", "seconds", "windows", "burst t/s", "steady t/s", "steady/burst",
+              "slowed at s", "max °C", "throttled", "J/token"]]
+    for row in rows:
+        st, model, settings, thermal = row["steady"], row["model"], row["settings"], row.get("thermal") or {}
+        throttled = thermal.get("throttled")
+        lines.append([model["file"], model.get("level") or "?", str(settings.get("n_gpu_layers")),
+                      str(settings.get("n_threads")), _num(row["decode_s"], 1), str(len(row["windows"])),
+                      _num(st.get("burst_tps")), _num(st.get("steady_tps")), _num(st.get("steady_over_burst"), 3),
+                      _num(st.get("first_slowdown_s"), 1), _num(thermal.get("max_temp_c"), 1),
+                      "?" if throttled is None else ("yes" if throttled else "no"),
+                      _num(st.get("steady_j_per_token"), 4)])
     return aligned(lines)
 
 

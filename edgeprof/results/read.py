@@ -25,7 +25,7 @@ LEVEL_ORDER = ("F32", "BF16", "F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1",
 UNQUANTIZED = tuple(quant_levels.UNQUANTIZED)
 # The settings that make a speed cell; n_prompt varies within one "scenario" (see reference_rows).
 SETTING_KEYS = ("n_threads", "n_gpu_layers", "n_batch", "n_ubatch", "flash_attn", "type_k", "type_v", "n_gen",
-                "n_depth", "repetitions", "prompt", "prompt_sha256")
+                "n_depth", "repetitions", "prompt", "prompt_sha256", "n_parallel", "load_mode", "cold")
 # A key readers add to the rows they read (never written): the label of the device a row was measured
 # on, unique across the folders read.
 DEVICE = "_device"
@@ -160,8 +160,11 @@ def reference_rows(speed_rows: list[dict]) -> list[dict]:
 
     def score(item):
         scenario, rows = item
-        threads, ngl = scenario[0] or 0, scenario[1] or 0
-        return (len({level_of(r) for r in rows}), threads, ngl if ngl >= 0 else 10**6)
+        setting = dict(zip(SETTING_KEYS, scenario))
+        threads, ngl = setting["n_threads"] or 0, setting["n_gpu_layers"] or 0
+        # one user, a warm load: what a level's speed means unless a figure sweeps otherwise
+        plain = (setting["n_parallel"] or 1) == 1 and not setting["cold"]
+        return (len({level_of(r) for r in rows}), plain, threads, ngl if ngl >= 0 else 10**6)
 
     return max(by_scenario.items(), key=score)[1]
 

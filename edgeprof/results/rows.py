@@ -6,6 +6,8 @@ with which settings, when); the kind adds its measurements:
 - ``speed``: one sweep cell (prefill, TTFT, decode, per-token latency, memory, resources, energy)
 - ``task``: accuracy on one task (metrics with their standard errors; per-example answers in ``details``)
 - ``perplexity``: perplexity and KL-divergence against a baseline file over a corpus
+- ``sustain``: decode without pause for minutes, in windows (t/s beside temperature, clock, power,
+  throttle flags), and the steady state it settles at
 
 A cell that could not be measured is a row with ``status: "failed"`` and the ``error`` that says why.
 Rows written before ``kind`` existed are speed rows. Readers use ``kind_of``/``of_kind`` and the
@@ -18,8 +20,8 @@ import time
 from typing import Any, Literal, NotRequired, TypedDict
 
 SCHEMA = 1  # bumped only when a key changes meaning; readers refuse rows from a newer schema
-Kind = Literal["speed", "task", "perplexity"]
-KINDS: tuple[Kind, ...] = ("speed", "task", "perplexity")
+Kind = Literal["speed", "task", "perplexity", "sustain"]
+KINDS: tuple[Kind, ...] = ("speed", "task", "perplexity", "sustain")
 
 
 class ModelInfo(TypedDict):
@@ -60,13 +62,23 @@ class SpeedRow(Envelope):
     energy: dict[str, Any]  # J/token per phase and source; "unmeasured": {figure: why} for the rest
     thermal: dict[str, Any]
     roofline: NotRequired[dict[str, float]]  # decode's bytes/token, achieved GB/s, % of the probed RAM bandwidth
+    cold_start: NotRequired[dict[str, Any]]  # --cold: page cache dropped?, load_s, context_s, first_ttft_ms, total
 
 
 class TaskRow(Envelope):
-    task: dict[str, Any]  # name, source, licence, shots, limit, seed, n_examples
+    task: dict[str, Any]  # name, source, licence, shots, limit, seed, n_examples, chat (+ chat_template)
     metrics: dict[str, Any]  # acc, acc_stderr, acc_norm, exact_match, f1, ...
     eval: dict[str, Any]
     details: str  # per-example answers, relative to the results folder
+
+
+class SustainRow(Envelope):
+    windows: list[dict[str, Any]]  # t_s, tps, tokens and each sensor's mean (throttle flags: max) per window
+    steady: dict[str, Any]  # burst_tps, steady_tps, steady_over_burst, first_slowdown_s, steady_j_per_token
+    tokens: int
+    decode_s: float
+    thermal: dict[str, Any]
+    resources: dict[str, dict[str, float | None]]
 
 
 class PerplexityRow(Envelope):
@@ -97,6 +109,14 @@ def speed_row(cell: str, model: dict, settings: dict, system: dict, **measured: 
     return {**envelope("speed", cell, model, settings, system), **measured}  # type: ignore[typeddict-item]
 
 
+def sustain_row(cell: str, model: dict, settings: dict, system: dict, **measured: Any) -> SustainRow:
+    """A sustained run; ``measured`` holds the SustainRow keys beyond the envelope."""
+    missing = set(SustainRow.__required_keys__) - set(Envelope.__required_keys__) - set(measured)
+    if missing or set(measured) - set(SustainRow.__annotations__):
+        raise TypeError(f"sustain row: keys {sorted(measured)}")
+    return {**envelope("sustain", cell, model, settings, system), **measured}  # type: ignore[typeddict-item]
+
+
 def kind_of(row: dict) -> str:
     """speed, task or perplexity; rows from before kinds existed are speed rows."""
     return row.get("kind", "speed")
@@ -118,6 +138,8 @@ def measured(row: dict) -> str:
     if kind == "task":
         task = row.get("task") or {}
         what["task"] = {key: task.get(key) for key in ("name", "source", "shots", "limit", "seed")}
+        if task.get("chat"):  # chat-prompted rows are another measurement; plain rows keep their old string
+            what["task"]["chat"] = task.get("chat_template")
     elif kind == "perplexity":
         what["corpus"] = [row.get("corpus"), (row.get("baseline") or {}).get("sha256")]
     return json.dumps(what, sort_keys=True, default=str)

@@ -17,11 +17,12 @@ from functools import cache
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from edgeprof.errors import fail
-from edgeprof.results.rows import SCHEMA, Envelope, PerplexityRow, SpeedRow, TaskRow
+from edgeprof.results.rows import SCHEMA, Envelope, PerplexityRow, SpeedRow, SustainRow, TaskRow
 
 MAX_DEPTH = 24  # rows nest 4 deep (metrics.groups.<group>.acc); the bound keeps every walk short
 MAX_INT = 2**63  # larger whole numbers are not counts of anything and overflow float arithmetic
-ROW_TYPES: dict[str, type] = {"speed": SpeedRow, "task": TaskRow, "perplexity": PerplexityRow}
+ROW_TYPES: dict[str, type] = {"speed": SpeedRow, "task": TaskRow, "perplexity": PerplexityRow,
+                              "sustain": SustainRow}
 
 # Keys of rows.py's TypedDicts that rows written by an earlier edgeprof may lack.
 OPTIONAL = frozenset({"schema", "kind", "model_desc", "model_tensor_bytes", "load_seconds", "resources",
@@ -45,7 +46,8 @@ SETTINGS: dict[str, Any] = {
     **dict.fromkeys(("n_threads", "n_gpu_layers", "n_batch", "n_ubatch", "n_ctx", "n_seq_max", "n_prompt", "n_gen",
                      "n_depth", "repetitions", "seed", "ppl_ctx"), int),
     "n_parallel": int, "chunks": int | None, "flash_attn": bool | None, "warmup": bool, "stop_at_eog": bool, "pg": bool,
-    "type_k": str, "type_v": str, "prompt": str, "prompt_sha256": str, "temperature": float}
+    "type_k": str, "type_v": str, "prompt": str, "prompt_sha256": str, "temperature": float, "load_mode": str,
+    "cold": bool, "sustain_s": float, "sustain_window_s": float}
 SYSTEM: dict[str, Any] = {**dict.fromkeys(("device_name", "device_model", "hostname", "device_id", "cpu_model"),
                                           str | None),
                           "gpus": list[_Gpu] | None, "ggml_devices": dict | None}

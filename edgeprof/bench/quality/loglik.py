@@ -13,6 +13,7 @@ Cost is kept to what the answer needs:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import numpy as np
 
@@ -129,6 +130,39 @@ def _combine(first: np.ndarray, cont: list[int], tail: np.ndarray | None) -> Cho
         logprob += float(tail[i, token])
         greedy = greedy and int(tail[i].argmax()) == token
     return ChoiceScore(logprob, greedy, len(cont))
+
+
+def score_pairs(ctx: Context, pairs: list[tuple[str, str]], cache: PrefixCache | None = None) -> list[ChoiceScore]:
+    """Score (context, continuation) pairs (cloze choices). Consecutive pairs with one context are
+    scored together, as ``score_choices`` scores choices, where they all fit in the window beside it;
+    else one at a time, so a long text is never cut. Differing contexts share the text before the
+    blank, so ``cache`` decodes only what follows it."""
+    cache = cache or PrefixCache()
+    out: list[ChoiceScore] = []
+    for context, group in groupby(pairs, key=lambda pair: pair[0]):
+        continuations = [continuation for _, continuation in group]
+        if _fit(ctx, context, continuations):
+            out += score_choices(ctx, context, continuations, cache)
+        else:
+            out += [score_choices(ctx, context, [continuation], cache)[0] for continuation in continuations]
+    return out
+
+
+def _fit(ctx: Context, context: str, continuations: list[str]) -> bool:
+    """Whether the context and all continuations (each a token longer, for where they join) fit."""
+    needed = len(ctx.model.tokenize(context, add_special=True)) + sum(
+        len(ctx.model.tokenize(c, add_special=False)) + 1 for c in continuations)
+    return len(continuations) == 1 or needed < ctx.settings.n_ctx
+
+
+def true_mass(scores: list[ChoiceScore], golds: tuple[int, ...]) -> float:
+    """TruthfulQA MC2 (lm-eval's semantics): p = exp(log-likelihood) of each answer; the share of
+    the true answers in the sum over all answers. Computed in log space, so answers far below the
+    float range still count as what they are (tiny), never as 0/0."""
+    logprobs = np.array([s.logprob for s in scores], dtype=np.float64)
+    top = logprobs.max()
+    weights = np.exp(logprobs - top)
+    return float(weights[list(golds)].sum() / weights.sum())
 
 
 def pick(scores: list[ChoiceScore], continuations: list[str]) -> tuple[int, int]:

@@ -22,6 +22,7 @@ class QualitySpec:
     limit: int | None = field(default=None, metadata={"help": "at most this many examples per task"})
     shots: int | None = field(default=None, metadata={"help": "few-shot examples; None = the task's default"})
     seed: int = field(default=42, metadata={"help": "seed of the --limit sample"})
+    chat: bool = field(default=False, metadata={"help": "task prompts through the model's chat template"})
     source: str | None = field(default=None, metadata={"help": "task data source by name (e.g. hub)"})
     folders: dict[str, Path] = field(default_factory=dict, metadata={"help": "task name -> data folder"})
     task_ctx: int = field(default=2048, metadata={"help": "context size for tasks (long prompts are cut left)"})

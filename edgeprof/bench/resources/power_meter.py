@@ -19,25 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprof.bench.resources.base import ChannelSensor
+from edgeprof.sysfs import read_int, read_text
 
 HWMON = "/sys/class/hwmon"
 _CHIP = re.compile(r"^ina\d+")  # the INA family's driver prefixes: ina219, ina226, ina3221, ...
 _THREE_CHANNEL = "ina3221"
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
-def _read_int(path: Path) -> int | None:
-    raw = _read(path)
-    try:
-        return int(raw) if raw is not None else None
-    except ValueError:
-        return None
 
 
 def _metric_name(text: str) -> str:
@@ -58,10 +46,10 @@ class Channel:
 
     def read(self) -> float | None:
         if self.computed:
-            microwatts = _read_int(self.folder / f"power{self.index}_input")
+            microwatts = read_int(self.folder / f"power{self.index}_input")
             return None if microwatts is None else microwatts / 1e6
-        millivolts = _read_int(self.folder / f"in{self.index}_input")
-        milliamps = _read_int(self.folder / f"curr{self.index}_input")
+        millivolts = read_int(self.folder / f"in{self.index}_input")
+        milliamps = read_int(self.folder / f"curr{self.index}_input")
         if millivolts is None or milliamps is None:
             return None
         return millivolts * milliamps / 1e6
@@ -73,15 +61,15 @@ def _channels_of(folder: Path, chip: str) -> list[tuple[int, bool, str | None]]:
     for path in sorted(folder.glob("power*_input")):
         index = path.name.removeprefix("power").removesuffix("_input")
         if index.isdigit():
-            label = _read(folder / f"power{index}_label") or _read(folder / f"in{index}_label")
+            label = read_text(folder / f"power{index}_label") or read_text(folder / f"in{index}_label")
             found.append((int(index), True, label))
     if found or chip != _THREE_CHANNEL:
         return found
     for index in (1, 2, 3):
         if (folder / f"in{index}_input").exists() and (folder / f"curr{index}_input").exists():
-            if _read(folder / f"in{index}_enable") == "0":
+            if read_text(folder / f"in{index}_enable") == "0":
                 continue
-            found.append((index, False, _read(folder / f"in{index}_label")))
+            found.append((index, False, read_text(folder / f"in{index}_label")))
     return found
 
 
@@ -91,7 +79,7 @@ def find_channels(root: str | Path = HWMON) -> list[Channel]:
         folders = sorted((d for d in Path(root).iterdir() if d.name.startswith("hwmon")), key=_hwmon_index)
     except OSError:
         return []
-    chips = [(d, _read(d / "name") or "") for d in folders]
+    chips = [(d, read_text(d / "name") or "") for d in folders]
     chips = [(d, name) for d, name in chips if _CHIP.match(name)]
     repeated = {name for _, name in chips if sum(1 for _, other in chips if other == name) > 1}
     channels = []

@@ -13,18 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeprof.bench.resources.base import ChannelSensor
+from edgeprof.sysfs import read_int
 
 POWERCAP = "/sys/class/powercap"
 # intel-rapl-mmio:N duplicates the package zone through MMIO: counting both would count twice.
 _ZONE_DIR = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
 
 
-def _read_int(path: Path) -> int | None:
-    """The integer in a sysfs file, or None where it cannot be read (absent, root-only, a driver error)."""
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _metric_name(zone_name: str) -> str:
@@ -42,7 +37,7 @@ class _Zone:
     offset_uj: int = 0
 
     def read(self) -> float | None:
-        raw = _read_int(self.energy_path)
+        raw = read_int(self.energy_path)
         if raw is None:
             return None
         if 0 <= raw < self.last_uj:
@@ -72,9 +67,9 @@ def find_zones(root: str | Path = POWERCAP) -> list[_Zone]:
             name = (d / "name").read_text().strip()
         except OSError:
             continue
-        if not name or _read_int(d / "energy_uj") is None:
+        if not name or read_int(d / "energy_uj") is None:
             continue
-        found.append((_metric_name(name), _zone_key(d)[0], d / "energy_uj", _read_int(d / "max_energy_range_uj")))
+        found.append((_metric_name(name), _zone_key(d)[0], d / "energy_uj", read_int(d / "max_energy_range_uj")))
     # Two sockets each have a "dram" and a "core" subzone: tell them apart by their package.
     seen = Counter(name for name, *_ in found)
     return [_Zone(f"rapl_{name}_{package}_energy_j" if seen[name] > 1 else f"rapl_{name}_energy_j", path, max_uj)

@@ -9,6 +9,7 @@ from edgeprof.bench.tasks.definition import SourceDef, TaskDef
 from edgeprof.bench.tasks.examples import Split, to_examples
 from edgeprof.bench.tasks.records import Located, locate, read_split
 from edgeprof.errors import EdgeprofError, fail
+from edgeprof.paths import data_dir
 
 
 @dataclass
@@ -52,5 +53,7 @@ def _dev_split(task: TaskDef, source: SourceDef, located: Located) -> Split | No
     evaluated split only: shots then come from it, never the question asked)."""
     if not source.dev:
         return None
+    if source.dev_shipped:  # the source has no shots of its own: edgeprof ships them (BBH's prompts)
+        located = Located(data_dir("bench") / source.dev_shipped, f"shipped bench/{source.dev_shipped}")
     dev = to_examples(task, source.fields, read_split(located, source, source.dev, required=False))
     return dev if dev.examples else None

@@ -7,19 +7,26 @@ fields hold the question, choices and answer, and how the prompt is built from t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeprof.bench.tasks.metrics import EXTRACTORS
+from edgeprof.bench.tasks.answers import NORMALISERS
+from edgeprof.bench.tasks.metrics import EXTRACTORS, NEEDS_PATTERN
 from edgeprof.bench.tasks.preprocess import PREPROCESS
+from edgeprof.bench.tasks.primers import PRIMERS
+from edgeprof.bench.tasks.text_formats import TEXT_READERS
 from edgeprof.errors import did_you_mean, fail
 from edgeprof.paths import data_dir
 from edgeprof.tomlfile import check_keys, expect, load_toml, require
 
-KINDS = ("choice", "generate", "text")
-ANSWER_FORMS = ("letter", "index", "one_hot", "label", "text", "number", "after_hashes")
+KINDS = ("choice", "generate", "text", "translate", "code")
+ANSWER_FORMS = ("letter", "index", "ordinal", "one_hot", "flags", "label", "text", "number", "after_hashes", "verbatim")
 SOURCE_KINDS = ("package", "repo", "shipped", "folder")
+CLOZE_SCORED = ("after", "whole")  # cloze tasks: which text is scored (see tasks.cloze)
+CHOICE_METRICS = ("mc2",)  # choice tasks scored otherwise than acc/acc_norm
+BLEU_TOKENIZERS = ("13a", "zh", "intl", "char", "none")  # sacrebleu's, needing no extra packages
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,9 @@ class FieldMap:
     answer_is: str = field(default="index", metadata={"help": "how the answer is written: " + ", ".join(ANSWER_FORMS)})
     labels: str | None = field(default=None, metadata={"help": "path of the choice labels (answer_is = 'label')"})
     group: str | None = field(default=None, metadata={"help": "path of the group (subject); '@file' = the file's "
-                                                               "name less a _test/_dev suffix"})
+                                                               "name less a _test/_dev suffix; '@config' = the same, "
+                                                               "but a hub shard (<config>/test-00000-of-00001"
+                                                               ".parquet) is named by its folder"})
     id: str | None = field(default=None, metadata={"help": "path of a stable example id"})
     skip_unless: dict[str, list] = field(default_factory=dict,
                                          metadata={"help": "keep only records whose field has one of these values"})
@@ -51,6 +60,12 @@ class SourceDef:
     licence: str = field(default="", metadata={"help": "the data's licence and provenance"})
     columns: tuple[str, ...] | None = field(default=None,
                                             metadata={"help": "column names of CSV/TSV files without a header row"})
+    join: str | None = field(default=None, metadata={"help": "merge the records of the matched files that share "
+                                                             "this field, each under its file's stem (FLORES+)"})
+    readers: dict[str, str] = field(default_factory=dict, metadata={
+        "help": "file suffix -> named reader for layouts the suffix does not tell, e.g. txt = 'bbh_prompt'"})
+    dev_shipped: str | None = field(default=None, metadata={
+        "help": "folder under bench/ that holds the few-shot files (dev) when the source has none (BBH's prompts)"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,11 @@ class PromptDef:
     choices: tuple[str, ...] | None = field(default=None,
                                             metadata={"help": "fixed choices for every example (SST-2's labels)"})
     preprocess: str | None = field(default=None, metadata={"help": "named text clean-up, e.g. 'hellaswag'"})
+    blank: str | None = field(default=None, metadata={
+        "help": "cloze tasks: the marker of the gap in the text ('_', '#idiom#'); each choice is put in it"})
+    scored: str = field(default="after", metadata={
+        "help": "cloze tasks: 'after' scores the text after the blank given everything before it with the choice "
+                "in (lm-eval's partial scoring); 'whole' scores the choice and the text after it"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,14 @@ class GenerateDef:
     max_tokens: int = field(default=256, metadata={"help": "generation limit per example"})
     stop: tuple[str, ...] = field(default=("\n\n",), metadata={"help": "stop sequences (greedy decoding)"})
     extract: str = field(default="last_number", metadata={"help": "how the answer is read from the output"})
+    pattern: str | None = field(default=None, metadata={"help": "extract = 'regex': the pattern; its first group "
+                                                                  "(else the whole match) is the answer"})
+    normalise: str = field(default="none", metadata={"help": "applied to answer and gold before exact match: "
+                                                              "none, text (whitespace, final full stop), math"})
+    bleu_tokenize: str = field(default="13a", metadata={"help": "sacrebleu's BLEU tokenizer (translate tasks): "
+                                                                "'zh' for a Chinese target, '13a' otherwise"})
+    samples: int = field(default=1, metadata={"help": "code tasks: completions per problem (pass@k needs k of them)"})
+    temperature: float = field(default=0.0, metadata={"help": "code tasks: sampling temperature; 0 = greedy"})
 
 
 @dataclass(frozen=True)
@@ -79,7 +107,8 @@ class TaskDef:
     name: str = field(metadata={"help": "the task's name: its file name without .toml"})
     path: Path = field(metadata={"help": "the TOML file it was read from"})
     title: str = field(metadata={"help": "one line saying what the task measures"})
-    kind: str = field(metadata={"help": "choice (log-likelihood), generate (exact match) or text (perplexity)"})
+    kind: str = field(metadata={"help": "choice (log-likelihood), generate (exact match), text (perplexity) or "
+                                        "translate (corpus chrF/BLEU)"})
     sources: tuple[SourceDef, ...] = field(metadata={"help": "where the data can come from, preferred first"})
     prompt: PromptDef | None = field(default=None, metadata={"help": "how prompts are built (not for text)"})
     generate: GenerateDef = field(default_factory=GenerateDef, metadata={"help": "generation settings"})
@@ -88,6 +117,9 @@ class TaskDef:
     classification: bool = field(default=False,
                                  metadata={"help": "also report precision/recall/F1 and confusion counts"})
     positive: int = field(default=1, metadata={"help": "index of the positive class for precision/recall"})
+    metric: str | None = field(default=None, metadata={
+        "help": "choice tasks: 'mc2' = probability mass of the true answers (TruthfulQA MC2, reported as acc); "
+                "default acc and acc_norm"})
 
     def source(self, name: str) -> SourceDef:
         for source in self.sources:
@@ -134,10 +166,14 @@ def _with_base(path: Path, data: dict, seen: set[Path]) -> dict:
 
 def _parse(path: Path, data: dict[str, Any]) -> TaskDef:
     check_keys(path, "top level", data, {"title", "kind", "group", "shots", "classification", "positive",
-                                         "prompt", "generate", "sources"})
+                                         "prompt", "generate", "sources", "metric"})
     kind = require(path, "top level", data, "kind", str)
     if kind not in KINDS:
         raise fail("toml_value", path=path, where="kind", detail=f"{kind!r}: use one of {', '.join(KINDS)}")
+    metric = data.get("metric")
+    if metric is not None and (kind != "choice" or metric not in CHOICE_METRICS):
+        raise fail("toml_value", path=path, where="metric",
+                   detail=f"{metric!r}: choice tasks may use {', '.join(CHOICE_METRICS)}")
     sources = require(path, "top level", data, "sources", dict)
     return TaskDef(
         name=path.stem, path=path, title=str(data.get("title", path.stem)), kind=kind,
@@ -145,7 +181,8 @@ def _parse(path: Path, data: dict[str, Any]) -> TaskDef:
         prompt=_prompt(path, data["prompt"]) if "prompt" in data else None,
         generate=_generate(path, data.get("generate", {})),
         group_label=str(data.get("group", "group")), shots=int(data.get("shots", 0)),
-        classification=bool(data.get("classification", False)), positive=int(data.get("positive", 1)))
+        classification=bool(data.get("classification", False)), positive=int(data.get("positive", 1)),
+        metric=metric)
 
 
 def _source(path: Path, name: str, table: Any) -> SourceDef:
@@ -153,7 +190,7 @@ def _source(path: Path, name: str, table: Any) -> SourceDef:
     if not isinstance(table, dict):
         raise fail("toml_type", path=path, where="sources", key=name, expected="a table", got=type(table).__name__)
     check_keys(path, where, table, {*SOURCE_KINDS, "test", "dev", "archive", "revision", "licence", "fields",
-                                        "columns"})
+                                        "columns", "join", "readers", "dev_shipped"})
     kinds = [k for k in SOURCE_KINDS if k in table]
     if len(kinds) != 1:
         raise fail("toml_value", path=path, where=where, detail=f"give exactly one of {', '.join(SOURCE_KINDS)}")
@@ -163,7 +200,17 @@ def _source(path: Path, name: str, table: Any) -> SourceDef:
                      fields=_fields(path, f"{where}.fields", fields), dev=table.get("dev"),
                      archive=table.get("archive"), revision=table.get("revision"),
                      licence=str(table.get("licence", "")),
-                     columns=tuple(table["columns"]) if "columns" in table else None)
+                     columns=tuple(table["columns"]) if "columns" in table else None,
+                     join=expect(path, where, table, "join", str) if "join" in table else None,
+                     readers=_readers(path, where, table), dev_shipped=table.get("dev_shipped"))
+
+
+def _readers(path: Path, where: str, table: dict) -> dict[str, str]:
+    readers = table.get("readers", {})
+    if not isinstance(readers, dict) or any(r not in TEXT_READERS for r in readers.values()):
+        raise fail("toml_value", path=path, where=f"{where}.readers",
+                   detail=f"{readers!r}: a table of file suffix = reader, readers: {', '.join(TEXT_READERS)}")
+    return {f".{suffix.lstrip('.').lower()}": reader for suffix, reader in readers.items()}
 
 
 def _fields(path: Path, where: str, table: dict) -> FieldMap:
@@ -186,7 +233,7 @@ def _prompt(path: Path, table: Any) -> PromptDef:
         raise fail("toml_type", path=path, where="top level", key="prompt", expected="a table",
                    got=type(table).__name__)
     check_keys(path, "prompt", table, {"context", "continuation", "description", "separator", "shot_answer",
-                                       "choices", "preprocess"})
+                                       "choices", "preprocess", "blank", "scored", "primer"})
     pre = table.get("preprocess")
     if pre is not None and pre not in PREPROCESS:
         raise fail("toml_value", path=path, where="prompt.preprocess",
@@ -194,16 +241,74 @@ def _prompt(path: Path, table: Any) -> PromptDef:
     choices = table.get("choices")
     return PromptDef(context=require(path, "prompt", table, "context", str),
                      continuation=str(table.get("continuation", " {choice}")),
-                     description=str(table.get("description", "")), separator=str(table.get("separator", "\n\n")),
+                     description=_primer(path, table) + str(table.get("description", "")),
+                     separator=str(table.get("separator", "\n\n")),
                      shot_answer=table.get("shot_answer"), choices=tuple(choices) if choices else None,
-                     preprocess=pre)
+                     preprocess=pre, blank=table.get("blank") or None, scored=_scored(path, table))
+
+
+def _primer(path: Path, table: dict) -> str:
+    """``primer = "truthfulqa"``: a fixed text before everything else (lm-eval's TruthfulQA QA primer);
+    ``primer = ""`` turns off the one a base task set."""
+    name = table.get("primer") or ""
+    if name and name not in PRIMERS:
+        raise fail("toml_value", path=path, where="prompt.primer", detail=f"{name!r}: use one of {', '.join(PRIMERS)}")
+    return PRIMERS[name] if name else ""
+
+
+def _scored(path: Path, table: dict) -> str:
+    scored = str(table.get("scored", "after"))
+    if scored not in CLOZE_SCORED:
+        raise fail("toml_value", path=path, where="prompt.scored",
+                   detail=f"{scored!r}: use one of {', '.join(CLOZE_SCORED)}")
+    return scored
 
 
 def _generate(path: Path, table: dict) -> GenerateDef:
-    check_keys(path, "generate", table, {"max_tokens", "stop", "extract"})
+    check_keys(path, "generate", table, {"max_tokens", "stop", "extract", "bleu_tokenize", "pattern", "normalise",
+                                         "samples", "temperature"})
     extract = str(table.get("extract", "last_number"))
     if extract not in EXTRACTORS:
         raise fail("toml_value", path=path, where="generate.extract",
                    detail=f"{extract!r}: use one of {', '.join(EXTRACTORS)}")
+    tokenize = str(table.get("bleu_tokenize", "13a"))
+    if tokenize not in BLEU_TOKENIZERS:
+        raise fail("toml_value", path=path, where="generate.bleu_tokenize",
+                   detail=f"{tokenize!r}: use one of {', '.join(BLEU_TOKENIZERS)}")
     return GenerateDef(max_tokens=int(table.get("max_tokens", 256)), stop=tuple(table.get("stop", ["\n\n"])),
-                       extract=extract)
+                       extract=extract, bleu_tokenize=tokenize, pattern=_pattern(path, table, extract),
+                       normalise=_normalise(path, table), **_sampling(path, table))
+
+
+def _sampling(path: Path, table: dict) -> dict:
+    """Code tasks: ``samples`` >= 1 completions per problem; more than one needs a temperature > 0."""
+    samples, temperature = table.get("samples", 1), table.get("temperature", 0.0)
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+        raise fail("toml_value", path=path, where="generate.samples", detail=f"{samples!r}: a whole number >= 1")
+    if not isinstance(temperature, int | float) or isinstance(temperature, bool) or not 0 <= temperature <= 10:
+        raise fail("toml_value", path=path, where="generate.temperature", detail=f"{temperature!r}: from 0 to 10")
+    if samples > 1 and temperature == 0:
+        raise fail("toml_value", path=path, where="generate.samples",
+                   detail=f"{samples} greedy samples would all be the same: set a temperature > 0")
+    return {"samples": samples, "temperature": float(temperature)}
+
+
+def _pattern(path: Path, table: dict, extract: str) -> str | None:
+    """``extract = "regex"`` needs ``pattern``, a valid regular expression."""
+    pattern = table.get("pattern")
+    if extract in NEEDS_PATTERN and not pattern:
+        raise fail("toml_value", path=path, where="generate.pattern", detail=f"extract = {extract!r} needs a pattern")
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise fail("toml_value", path=path, where="generate.pattern", detail=f"{pattern!r}: {exc}") from None
+    return None if pattern is None else str(pattern)
+
+
+def _normalise(path: Path, table: dict) -> str:
+    normalise = str(table.get("normalise", "none"))
+    if normalise not in NORMALISERS:
+        raise fail("toml_value", path=path, where="generate.normalise",
+                   detail=f"{normalise!r}: use one of {', '.join(NORMALISERS)}")
+    return normalise

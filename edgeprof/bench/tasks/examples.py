@@ -26,6 +26,7 @@ class Example:
     text: dict[str, str]  # template fields, e.g. question
     choices: tuple[str, ...]  # the candidate answers (choice tasks)
     answer: int | str  # index of the gold choice (choice tasks) or the gold answer (generate tasks)
+    golds: tuple[int, ...] = ()  # every true choice, where several are (answer_is = 'flags': TruthfulQA MC2)
 
 
 @dataclass
@@ -76,13 +77,16 @@ def _example(task: TaskDef, fields: FieldMap, record: dict, stem: str, number: i
     choices = fixed if fixed else _choices(fields, record)
     if task.kind == "choice" and len(choices) < 2:
         return None
+    if task.prompt and task.prompt.blank and not any(task.prompt.blank in v for v in text.values()):
+        return None  # a cloze record without its blank
     answer = "" if task.kind == "text" else _answer(fields, record, choices, task.kind)
     if answer is None:
         return None
-    group = (_SPLIT_SUFFIX.sub("", stem) if fields.group == "@file"
+    group = (_SPLIT_SUFFIX.sub("", stem) if fields.group in ("@file", "@config")
              else _text(get(record, fields.group)) if fields.group else "all")
     ident = _text(get(record, fields.id)) if fields.id else f"{stem}-{number}"
-    return Example(id=ident, group=group.replace("_", " ").strip() or "all", text=text, choices=choices, answer=answer)
+    return Example(id=ident, group=group.replace("_", " ").strip() or "all", text=text, choices=choices, answer=answer,
+                   golds=_golds(fields, record) if fields.answer_is == "flags" else ())
 
 
 def _text(value: Any) -> str:
@@ -103,16 +107,22 @@ def _answer(fields: FieldMap, record: dict, choices: tuple[str, ...], kind: str)
     if raw is None:
         return None
     form = fields.answer_is
+    if kind == "translate":  # the reference translation, verbatim (BLEU counts its commas)
+        return str(raw) if str(raw).strip() else None
     if kind == "generate":
         return _gold_text(raw, form)
+    if kind == "code":  # the function the tests call (HumanEval's entry_point)
+        return str(raw).strip() or None
     if form == "letter":
         letter = str(raw).strip().upper()
         index = LETTERS.find(letter) if len(letter) == 1 else -1
     elif form == "index":
         index = int(raw) if _is_int(raw) else -1
-    elif form == "one_hot":  # TruthfulQA's labels: 1 for the true answer, 0 for the others
+    elif form == "ordinal":  # Winogrande's '1' / '2': the first choice is 1
+        index = int(raw) - 1 if _is_int(raw) else -1
+    elif form in ("one_hot", "flags"):  # TruthfulQA's labels: 1 for a true answer, 0 for the others
         flags = list(raw) if isinstance(raw, list) else []
-        index = flags.index(1) if 1 in flags else -1
+        index = flags.index(1) if 1 in flags and len(flags) == len(choices) else -1
     elif form == "label":
         labels = [str(x) for x in (get(record, fields.labels) or [])]
         index = labels.index(str(raw)) if str(raw) in labels else -1
@@ -121,8 +131,15 @@ def _answer(fields: FieldMap, record: dict, choices: tuple[str, ...], kind: str)
     return index if 0 <= index < len(choices) else None
 
 
+def _golds(fields: FieldMap, record: dict) -> tuple[int, ...]:
+    flags = get(record, fields.answer)
+    return tuple(i for i, flag in enumerate(flags) if flag == 1) if isinstance(flags, list) else ()
+
+
 def _gold_text(raw: Any, form: str) -> str | None:
     text = str(raw)
+    if form == "verbatim":  # compared as written (after the task's normalise): commas are kept
+        return text.strip() or None
     if form == "after_hashes":  # GSM8K: the solution ends with '#### 42'
         if "####" not in text:
             return None

