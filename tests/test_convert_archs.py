@@ -22,7 +22,7 @@ GEMMA2 = {"sliding_window": 4, "query_pre_attn_scalar": 64, "attn_logit_softcapp
           "final_logit_softcapping": 3.0, "hidden_activation": "gelu_pytorch_tanh"}
 LONGROPE = {"rope_type": "longrope", "long_factor": [1.0 + 0.25 * i for i in range(16)],
             "short_factor": [1.0 + 0.05 * i for i in range(16)]}
-PHI3_LONG = {"original_max_position_embeddings": 128, "max_position_embeddings": 512,
+PHI3_LONG = {"original_max_position_embeddings": 256, "max_position_embeddings": 1024,
              "partial_rotary_factor": 0.5, "rope_scaling": LONGROPE, "sliding_window": 262144}
 
 CASES = {
@@ -217,14 +217,16 @@ def test_phi3_long_and_short_rope_factors(tiny_factory):
     assert tensors["blk.0.attn_qkv.weight"].shape.tolist() == [256, 256 + 2 * 4 * 64]
     assert tensors["blk.0.ffn_up.weight"].shape.tolist() == [256, 2 * 512]
     config = _config(folder)
-    short = llama_logits(f16, PROMPT, n_ctx=128)  # within the original context: short factors
-    assert _error(short, forward(weights, config, PROMPT, n_ctx=128)) < 3e-3
-    assert _differs(short, forward(weights, config, PROMPT, n_ctx=256))
+    # llama.cpp picks the factors by context size: short within the original context, long beyond
+    short, long = llama_logits(f16, PROMPT, n_ctx=256), llama_logits(f16, PROMPT, n_ctx=512)
+    assert _error(short, forward(weights, config, PROMPT, n_ctx=256)) < 3e-3
+    assert _error(long, forward(weights, config, PROMPT, n_ctx=512)) < 3e-3
+    assert _differs(short, long)
     fields = gguf.GGUFReader(f16).fields
     assert fields["phi3.rope.scaling.type"].contents() == "longrope"
     assert fields["phi3.rope.dimension_count"].contents() == 32
-    assert fields["phi3.rope.scaling.original_context_length"].contents() == 128
-    assert fields["phi3.rope.scaling.attn_factor"].contents() == pytest.approx(np.sqrt(1 + np.log(4) / np.log(128)))
+    assert fields["phi3.rope.scaling.original_context_length"].contents() == 256
+    assert fields["phi3.rope.scaling.attn_factor"].contents() == pytest.approx(np.sqrt(1 + np.log(4) / np.log(256)))
 
 
 def test_gemma_files_hold_one_plus_w_norms_and_their_hparams(tiny_factory):
@@ -273,3 +275,21 @@ def test_settings_llama_cpp_cannot_compute_are_refused(tmp_path):
 
     with pytest.raises(EdgeprofError, match=r"rope_scaling long_factor has 16 values; .* needs 32"):
         plan_tensors(open_checkpoint(folder), "F16")
+
+
+def test_transformers5_rope_parameters_are_read(tmp_path):
+    from tiny import build_checkpoint
+
+    from edgeprof.quantize.checkpoint import open_checkpoint
+
+    rope = {"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}
+    extra = {k: v for k, v in GEMMA3.items() if k not in ("rope_theta", "rope_local_base_freq")}
+    build_checkpoint(tmp_path, TinySpec(arch="Gemma3ForCausalLM", tokenizer="gpt2", tied=True,
+                                        config_extra={**extra, "rope_parameters": rope}))
+    config = json.loads((tmp_path / "config.json").read_text())
+    config.pop("rope_theta")
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    read = open_checkpoint(tmp_path, weights=False).config
+    assert read["rope_theta"] == 1000000.0 and read["rope_local_base_freq"] == 10000.0
+    assert read["rope_scaling"] == rope["full_attention"]

@@ -107,7 +107,11 @@ def test_parallel_and_roofline_figures_from_a_cpu_run(q8, tmp_path):
     assert plot.exit_code == 0, plot.output
     assert (out / "parallel.png").stat().st_size > 10_000 and (out / "roofline.png").stat().st_size > 10_000
     rows = [r for r in ResultStore(results).rows() if r["kind"] == "speed"]
-    for row in rows:  # the roofline's own arithmetic: bytes per token x t/s is the bandwidth it claims
+    by_users = {row["settings"].get("n_parallel", 1): row for row in rows}
+    for users, row in by_users.items():  # the roofline's arithmetic: bytes per step x steps/s is the bandwidth
         line = row["roofline"]
-        assert line["achieved_gbs"] == pytest.approx(line["bytes_per_token"] * row["metrics"]["tg_tps_mean"] / 1e9,
-                                                     rel=0.01, abs=0.01)
+        steps_per_s = row["metrics"]["tg_tps_mean"] / users
+        assert line["achieved_gbs"] == pytest.approx(line["bytes_per_step"] * steps_per_s / 1e9, rel=0.01, abs=0.01)
+        assert line["memory"] == "RAM"
+    # two users share one read of the weights: a step reads less than twice one user's step
+    assert by_users[2]["roofline"]["bytes_per_step"] < 2 * by_users[1]["roofline"]["bytes_per_step"]

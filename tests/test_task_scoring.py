@@ -43,8 +43,9 @@ def independent_logprobs(llm, context_text: str, continuations: list[str]) -> li
             llm.tokenize(continuation.encode(), add_bos=False, special=True)
         llm.reset()
         llm.eval(ctx_tokens + cont)
-        lp = log_softmax(np.array(llm.scores[: len(ctx_tokens) + len(cont)], dtype=np.float64))
-        out.append(float(sum(lp[len(ctx_tokens) + i - 1, t] for i, t in enumerate(cont))))
+        first = len(ctx_tokens) - 1  # the rows that predict the continuation's tokens, and no others
+        lp = log_softmax(np.array(llm.scores[first: first + len(cont)], dtype=np.float64))
+        out.append(float(sum(lp[i, t] for i, t in enumerate(cont))))
     return out
 
 

@@ -224,7 +224,7 @@ def test_winogrande_partial_scoring_matches_an_independent_computation(demo_cont
         theirs = [independent(reference, before + option, after) for option in example.choices]
         agree(ours, theirs)
         assert ours["acc"] == int(ours["pred"] == example.answer) and ours["pred"] == ours["pred_norm"]
-    assert sum(o["acc"] for o in outcomes) >= 3  # better than chance on these (measured: MEASURED)
+    assert sum(o["acc"] for o in outcomes) >= 4  # chance is 3 of 6; measured 5 of 6
 
 
 @pytest.mark.demo

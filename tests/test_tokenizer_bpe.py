@@ -74,6 +74,18 @@ def test_unsupported_byte_fallback_normalizer_is_refused(tmp_path):
         load_vocab(tmp_path, 1000)
 
 
+def test_phi4_mini_gpt4o_pre_tokenizer_matches_source(tiny_factory):
+    """Phi-4-mini's tokenizer.json splits text with the o200k (GPT-4o) pattern before byte-level BPE."""
+    import gguf
+    from tokenizers import Tokenizer
+
+    folder, _, f16 = tiny_factory(TinySpec(arch="Phi3ForCausalLM", tokenizer="gpt4o", kv_heads=4, tied=True))
+    assert gguf.GGUFReader(f16).fields["tokenizer.ggml.pre"].contents() == "gpt-4o"
+    source = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    for text in STRINGS + ["CamelCaseWords and ALLCAPS'S and path/to/file\n", "don't STOP"]:
+        assert tokenize(f16, text) == source.encode(text, add_special_tokens=False).ids, repr(text)
+
+
 def test_gemma_sentencepiece_matches_source(tiny_factory):
     import sentencepiece as spm
 
@@ -110,3 +122,12 @@ def test_phi3_added_tokens_are_single_tokens(tiny_factory):
 GEMMA3_CONFIG = {"sliding_window": 4, "sliding_window_pattern": 2, "query_pre_attn_scalar": 64,
                  "rope_local_base_freq": 10000.0, "rope_theta": 1000000.0, "final_logit_softcapping": None,
                  "attn_logit_softcapping": None, "hidden_activation": "gelu_pytorch_tanh"}
+
+
+def test_unreadable_sentencepiece_model_is_one_clear_error(tmp_path):
+    from edgeprof.errors import EdgeprofError
+    from edgeprof.quantize.tokenizer import load_vocab
+
+    (tmp_path / "tokenizer.model").write_bytes(b"\x0a\xff\xff\xff\xff\x0f not a model")
+    with pytest.raises(EdgeprofError, match=r"tokenizer.model: tokenizer \(unreadable: truncated"):
+        load_vocab(tmp_path, 1000)

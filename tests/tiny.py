@@ -25,6 +25,10 @@ CORPUS = [
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+"
                 r"[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+GPT4O_SPLIT = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
+               r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+"
+               r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+"
+               r"[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")  # Phi-4-mini's (o200k) split, as its tokenizer.json has it
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
                  "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
@@ -32,7 +36,7 @@ CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['cont
 @dataclass(frozen=True)
 class TinySpec:
     arch: str = "LlamaForCausalLM"
-    tokenizer: str = "smollm"  # smollm | llama3 | gpt2 | spm | gemma-spm | phi3-spm | llama2-hf | metaspace
+    tokenizer: str = "smollm"  # smollm | llama3 | gpt2 | gpt4o | spm | gemma-spm | phi3-spm | llama2-hf | metaspace
     dtype: str = "F16"  # source dtype: F32, F16, BF16
     hidden: int = 256
     layers: int = 2
@@ -52,11 +56,12 @@ def train_bpe(style: str):
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=style != "llama3")
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=style not in ("llama3", "gpt4o"))
     if style == "smollm":
         tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-    elif style == "llama3":
-        split = pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated", invert=False)
+    elif style in ("llama3", "gpt4o"):
+        split = pre_tokenizers.Split(Regex(LLAMA3_SPLIT if style == "llama3" else GPT4O_SPLIT),
+                                     behavior="isolated", invert=False)
         tok.pre_tokenizer = pre_tokenizers.Sequence([split, byte_level])
     else:
         tok.pre_tokenizer = byte_level

@@ -59,6 +59,7 @@ class _Sweep:
     overheads: memory.Overheads | None = None  # the GPU backend's own memory; None: nothing offloads here
     unified: bool = False  # the GPU allocates from system RAM (Jetson, Apple silicon)
     bandwidth_gbs: float | None = None  # RAM read bandwidth, probed once per sweep (roofline of CPU decode)
+    gpu_bandwidth_gbs: float | None = None  # the GPU's (device-to-device copy), where every layer is offloaded
     idle_w: dict[str, float] = field(default_factory=dict)  # each energy source's idle draw, read once per sweep
 
     @cached_property  # hashed once per sweep, not once per cell key
@@ -103,11 +104,8 @@ def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Ca
         raise fail("no_temperature", sensors=", ".join(s.name for s in sensors) or "none")
     system = system_info(spec.device_name, [m.path for m in spec.models])
     sweep = _Sweep(spec, store, on_row, system, sensors, overheads_for(system), memory.unified_memory(system))
-    if any(c.n_gpu_layers == 0 or sweep.unified for c in plan(spec)):  # ~0.3 s, only where decode reads RAM
-        sweep.bandwidth_gbs = probe_gbs(max(spec.threads))
     done = set() if spec.rerun else store.completed()
-    if any(sweep.key(c, c.model.info) not in done for c in plan(spec)):  # nothing to measure: no idle wait
-        sweep.idle_w = idle_watts(sensors, spec.idle_s, spec.sensor_interval)
+    _probe(sweep, [c for c in plan(spec) if sweep.key(c, c.model.info) not in done])
     for load, contexts in groups(plan(spec)):
         model_file = load.model
         todo = []
@@ -124,6 +122,20 @@ def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Ca
             _run_model_in_child(sweep, load, todo)
         elif todo:
             _run_model(sweep, load, todo)
+
+
+def _probe(sweep: _Sweep, pending: list[Cell]) -> None:
+    """What the cells still to measure compare with, read once: the memory bandwidth their decode reads
+    (RAM ~0.3 s; a GPU's, where every layer is offloaded) and the idle power draw. A resumed sweep with
+    nothing left to measure probes nothing."""
+    if any(c.n_gpu_layers == 0 or sweep.unified for c in pending):
+        sweep.bandwidth_gbs = probe_gbs(max(sweep.spec.threads))
+    if not sweep.unified and any(c.n_gpu_layers == -1 for c in pending) and sweep.overheads is not None:
+        from edgeprof.bench.gpu_bandwidth import probe_gpu_gbs
+
+        sweep.gpu_bandwidth_gbs = probe_gpu_gbs()
+    if pending:
+        sweep.idle_w = idle_watts(sweep.sensors, sweep.spec.idle_s, sweep.spec.sensor_interval)
 
 
 @dataclass
@@ -318,11 +330,17 @@ def _run_cell(sweep: _Sweep, loaded: _Loaded, ctx: Context, cell: Cell, prompt, 
 
 
 def _roofline(sweep: _Sweep, loaded: _Loaded, cell: Cell, settings: dict, tps: float | None) -> dict:
-    """Decode's share of the probed RAM bandwidth, where decode reads RAM: CPU cells, unified boards."""
-    if cell.n_gpu_layers != 0 and not sweep.unified:
-        return {}  # the GPU's own memory: not what the RAM probe measures
-    figures = roofline(loaded.header, settings, tps, sweep.bandwidth_gbs)
-    return {"roofline": figures} if figures else {}
+    """Decode's share of the probed bandwidth of the memory it reads: RAM for CPU cells and unified
+    boards, the GPU's own for full offload; a split between the two has no single roof."""
+    if cell.n_gpu_layers == 0 or sweep.unified:
+        figures = roofline(loaded.header, settings, tps, sweep.bandwidth_gbs)
+        memory_read = "RAM"
+    elif cell.n_gpu_layers == -1:
+        figures = roofline(loaded.header, settings, tps, sweep.gpu_bandwidth_gbs)
+        memory_read = "GPU"
+    else:
+        return {}
+    return {"roofline": {**figures, "memory": memory_read}} if figures else {}
 
 
 def _learn_overheads(sweep: _Sweep, loaded: _Loaded, measured: dict) -> None:

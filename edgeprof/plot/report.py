@@ -146,7 +146,7 @@ def _decode_energy(energy: dict) -> str:
     return f"{found[source]:.3g} ({source}{f'; {net:.3g} above idle' if net is not None else ''})"
 
 
-ACC_COLUMNS = ("acc", "acc_norm", "exact_match")
+ACC_COLUMNS = ("acc", "acc_norm", "exact_match", "pass@1")
 
 
 def _quality_tables(results: Results) -> list[Table]:
@@ -160,7 +160,8 @@ def _quality_tables(results: Results) -> list[Table]:
                          str(t.get("shots")), str(m.get("n")),
                          *(_acc(m.get(k), m.get(f"{k}_stderr"), m.get("n")) for k in ACC_COLUMNS),
                          _num(m.get("f1"), 3)))
-        tables.append(Table(("device", "model", "level", "task", "shots", "n", "acc", "acc_norm", "exact match", "F1"),
+        tables.append(Table(("device", "model", "level", "task", "shots", "n", "acc", "acc_norm", "exact match",
+                             "pass@1", "F1"),
                             tuple(rows), "accuracy ± standard error [Wilson 95% interval]; whether two levels "
                                          "differ is settled by the paired test in the summary"))
     translated = [r for r in results.of_kind("task") if translation.is_translation(r)]

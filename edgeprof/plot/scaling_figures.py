@@ -35,7 +35,7 @@ def parallel(results: Results):
 
 
 def roofline(results: Results):
-    rows = [r for r in results.speed if r.get("roofline")]
+    rows = [r for r in results.speed if r.get("roofline") and r["settings"].get("n_parallel", 1) == 1]
     if not rows:
         raise Skip("no roofline figures: they are recorded for CPU decode and unified-memory boards, where "
                    "decode reads the RAM the bandwidth probe measured")

@@ -59,11 +59,33 @@ def open_checkpoint(path: Path, weights: bool = True, allow_pickle: bool = False
     if arch_name not in ARCHITECTURES:
         raise fail("unsupported_arch", path=config_path, arch=arch_name, supported=supported_list())
     arch = ARCHITECTURES[arch_name]
+    config = {**_rope_parameters(config), **config}
     config = {**dict(arch.config_defaults), **{k: v for k, v in config.items() if v is not None or
                                                k not in dict(arch.config_defaults)}}
     check_config(config_path, config, arch_name, arch)
     tensors = _load_tensors(path, allow_pickle) if weights else {}
     return Checkpoint(path, config, arch_name, arch, tensors)
+
+
+def _rope_parameters(config: dict[str, Any]) -> dict[str, Any]:
+    """transformers 5 writes rope settings as ``rope_parameters`` (per layer type for Gemma 3):
+    the older keys they stand for (``rope_theta``, ``rope_scaling``, ``rope_local_base_freq``)."""
+    params = config.get("rope_parameters")
+    if not isinstance(params, dict):
+        return {}
+    full = params.get("full_attention", params)
+    old: dict[str, Any] = {}
+    if isinstance(full, dict):
+        if "rope_theta" in full:
+            old["rope_theta"] = full["rope_theta"]
+        if full.get("rope_type", "default") != "default":
+            old["rope_scaling"] = full
+        if "partial_rotary_factor" in full:
+            old["partial_rotary_factor"] = full["partial_rotary_factor"]
+    sliding = params.get("sliding_attention")
+    if isinstance(sliding, dict) and "rope_theta" in sliding:
+        old["rope_local_base_freq"] = sliding["rope_theta"]
+    return old
 
 
 def check_config(config_path: Path, config: dict[str, Any], arch_name: str, arch: Architecture) -> None:

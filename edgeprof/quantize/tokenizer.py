@@ -37,12 +37,18 @@ _LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1
 _QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+"
                 r"[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
+_GPT4O_REGEX = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
+                r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+"
+                r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+"
+                r"[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")  # o200k: GPT-4o, Phi-4-mini
+
 # A pre-tokenizer's signature (see ``_signature``) -> llama.cpp's pre-tokenizer name.
 PRE_TOKENIZERS: dict[tuple, str] = {
     (("ByteLevel", True),): "gpt-2",
     (("Digits", True), ("ByteLevel", True)): "smollm",
     (("Split", _LLAMA3_REGEX), ("ByteLevel", False)): "llama-bpe",
     (("Split", _QWEN2_REGEX), ("ByteLevel", False)): "qwen2",
+    (("Split", _GPT4O_REGEX), ("ByteLevel", False)): "gpt-4o",
 }
 
 
@@ -220,10 +226,13 @@ def _added_tokens(folder: Path) -> list[tuple[int, str, int]]:
     added = []
     if (folder / "added_tokens.json").is_file():
         data = read_json(folder / "added_tokens.json")
-        added += [(int(i), str(text), USER_DEFINED) for text, i in (data if isinstance(data, dict) else {}).items()]
+        added += [(i, str(text), USER_DEFINED) for text, i in data.items() if isinstance(i, int) and i >= 0]
     config = read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
-    for token_id, entry in ((config or {}).get("added_tokens_decoder") or {}).items():
-        text = str(entry.get("content", ""))
+    decoder = config.get("added_tokens_decoder")
+    for token_id, entry in (decoder if isinstance(decoder, dict) else {}).items():
+        if not (str(token_id).isdigit() and isinstance(entry, dict) and isinstance(entry.get("content"), str)):
+            continue  # not an added token transformers would read either
+        text = entry["content"]
         if entry.get("special") or _looks_special(text):
             added.append((int(token_id), text, CONTROL))
         else:

@@ -27,20 +27,29 @@ def _num(value, digits: int = 3) -> str:
 def task_table(rows: list[dict]) -> str:
     translated = [r for r in rows if translation.is_translation(r)]  # corpus chrF/BLEU: a table of their own
     rows = [r for r in rows if not translation.is_translation(r)]
-    lines = [["model", "level", "task", "shots", "n", "acc", "acc_norm", "macro", "F1 / EM", "q/s"]]
+    lines = [["model", "level", "task", "shots", "n", "acc", "acc_norm", "macro", "F1 / EM / pass@1", "q/s"]]
     for row in rows:
         m, t, model = row["metrics"], row["task"], row["model"]
-        # every accuracy with its standard error (F1 has none: it is not a mean of per-question scores)
-        headline = (m.get("f1"), None) if "f1" in m else (m.get("exact_match"), m.get("exact_match_stderr"))
-        lines.append([model["file"], model.get("level") or "?", t["name"], str(t["shots"]), str(m["n"]),
+        lines.append([model["file"], model.get("level") or "?", t["name"] + (" (chat)" if t.get("chat") else ""),
+                      str(t["shots"]), str(m["n"]),
                       _pm(m.get("acc"), m.get("acc_stderr"), 3), _pm(m.get("acc_norm"), m.get("acc_norm_stderr"), 3),
-                      _num(m.get("acc_macro")), _pm(*headline, 3),
+                      _num(m.get("acc_macro", m.get("exact_match_macro"))), _pm(*_headline(m), 3),
                       _num((row.get("eval") or {}).get("examples_per_s"), 1)])
     tables = [aligned(lines)] if rows else []
     if translated:
         tables.append(aligned([["model", "level", *translation.HEADER]] + [
             [r["model"]["file"], r["model"].get("level") or "?", *translation.cells(r)] for r in translated]))
     return "\n\n".join(tables)
+
+
+def _headline(m: dict) -> tuple:
+    """A generated-answer task's score with its standard error (F1 has none: it is not a mean of
+    per-question scores): F1 for classification, pass@1 for code, else exact match."""
+    if "f1" in m:
+        return m.get("f1"), None
+    if "pass@1" in m:
+        return m.get("pass@1"), m.get("pass@1_stderr")
+    return m.get("exact_match"), m.get("exact_match_stderr")
 
 
 def ppl_table(rows: list[dict]) -> str:

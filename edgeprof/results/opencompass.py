@@ -25,9 +25,11 @@ import json
 from edgeprof.results.read import device_of
 
 HEADER = ("dataset", "version", "metric", "mode")
-METRICS = (("acc", "accuracy"), ("acc_norm", "acc_norm"), ("exact_match", "exact_match"),
-           ("precision", "precision"), ("recall", "recall"), ("f1", "f1"))
-MODES = {"choice": "ll", "generate": "gen"}
+# (row metric, OpenCompass's name, factor to percent): chrF and BLEU are percent already (sacrebleu)
+METRICS = (("acc", "accuracy", 100), ("acc_norm", "acc_norm", 100), ("exact_match", "exact_match", 100),
+           ("precision", "precision", 100), ("recall", "recall", 100), ("f1", "f1", 100),
+           ("pass@1", "humaneval_pass@1", 100), ("chrf", "chrf", 1), ("bleu", "bleu", 1))
+MODES = {"choice": "ll", "generate": "gen", "code": "gen", "translate": "gen"}
 
 
 def version_of(task: dict) -> str:
@@ -51,11 +53,11 @@ def summary_table(task_rows: list[dict]) -> list[list[str]]:
     for row in task_rows:
         task, metrics = row["task"], row["metrics"]
         dataset = (task["name"], version_of(task), MODES.get(task.get("kind"), "unknown"))
-        for key, name in METRICS:
+        for key, name, percent in METRICS:
             for metric, value in ((name, metrics.get(key)), (f"{name}_stderr", metrics.get(f"{key}_stderr"))):
                 if isinstance(value, (int, float)):
                     line = cells.setdefault((dataset[0], dataset[1], metric, dataset[2]), {})
-                    line[model_abbr(row, several)] = f"{100 * value:.2f}"
+                    line[model_abbr(row, several)] = f"{percent * value:.2f}"
     table = [[*HEADER, *models]]
     for (dataset, version, metric, mode), scores in cells.items():
         table.append([dataset, version, metric, mode, *(scores.get(m, "-") for m in models)])

@@ -61,7 +61,7 @@ class SpeedRow(Envelope):
     memory: dict[str, float | str | None]  # the guard's estimate beside the measured peaks (*_mb); where from
     energy: dict[str, Any]  # J/token per phase and source; "unmeasured": {figure: why} for the rest
     thermal: dict[str, Any]
-    roofline: NotRequired[dict[str, float]]  # decode's bytes/token, achieved GB/s, % of the probed RAM bandwidth
+    roofline: NotRequired[dict[str, Any]]  # bytes/token, achieved GB/s, % of the probed bandwidth, memory: RAM or GPU
     cold_start: NotRequired[dict[str, Any]]  # --cold: page cache dropped?, load_s, context_s, first_ttft_ms, total
 
 

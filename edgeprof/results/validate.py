@@ -60,7 +60,7 @@ SPEED_METRICS = ("pp_tps_mean", "pp_tps_std", "tg_tps_mean", "tg_tps_std", "pref
                  "sample_ms_per_token_std", "tokens_generated_mean", "token_ms_p50", "token_ms_p90", "token_ms_p99",
                  "token_ms_max", "tokenize_ms")
 PROPORTIONS = ("acc", "acc_norm", "exact_match", "f1", "precision", "recall", "acc_macro", "acc_norm_macro",
-               "exact_match_macro", "same_top_token_rate")
+               "exact_match_macro", "same_top_token_rate", "pass@1")
 METRICS: dict[str, Any] = {
     **dict.fromkeys(SPEED_METRICS + PROPORTIONS, float | None),
     **dict.fromkeys(("acc_stderr", "acc_norm_stderr", "exact_match_stderr", "ppl", "ppl_delta", "ppl_baseline",
