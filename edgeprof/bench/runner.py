@@ -11,7 +11,7 @@ from pathlib import Path
 from edgeprof.bench import memory
 from edgeprof.bench.bandwidth import probe_gbs, roofline
 from edgeprof.bench.cold_load import drop_from_page_cache
-from edgeprof.bench.engine import Context, Model
+from edgeprof.bench.engine import Context, ContextSettings, Model
 from edgeprof.bench.idle import idle_watts, net_j_per_token
 from edgeprof.bench.measure import Deadline, measure, random_prompt
 from edgeprof.bench.overheads import host_share_visible, overheads_for, remember
@@ -105,14 +105,17 @@ def sweep_models(spec: SweepSpec, store: ResultStore, on_row: OnRow, on_skip: Ca
     system = system_info(spec.device_name, [m.path for m in spec.models])
     sweep = _Sweep(spec, store, on_row, system, sensors, overheads_for(system), memory.unified_memory(system))
     done = set() if spec.rerun else store.completed()
-    _probe(sweep, [c for c in plan(spec) if sweep.key(c, c.model.info) not in done])
-    for load, contexts in groups(plan(spec)):
+    every_cell = plan(spec)
+    to_measure = [c for c in every_cell if sweep.key(c, c.model.info) not in done]  # each key made once
+    _probe(sweep, to_measure)
+    measuring = {id(c) for c in to_measure}
+    for load, contexts in groups(every_cell):
         model_file = load.model
         todo = []
         for settings, cells in contexts:
-            pending = [c for c in cells if sweep.key(c, model_file.info) not in done]
+            pending = [c for c in cells if id(c) in measuring]
             for cell in cells:
-                if cell not in pending:
+                if id(cell) not in measuring:
                     on_skip(cell)
             sustain = spec.sustain_s is not None and sweep.key(cells[0], model_file.info, _sustain_settings(
                 spec, cells[0])) not in done
@@ -141,7 +144,7 @@ def _probe(sweep: _Sweep, pending: list[Cell]) -> None:
 @dataclass
 class _Todo:
     """One context's work: the cells still to measure, and whether its sustained run is."""
-    settings: object  # ContextSettings
+    settings: ContextSettings
     first: Cell  # the context's first cell (its prompt length and settings start a sustained run)
     cells: list[Cell]
     sustain: bool

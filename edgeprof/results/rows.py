@@ -102,19 +102,22 @@ def failed_row(kind: Kind, cell: str, model: dict, settings: dict, system: dict,
 
 def speed_row(cell: str, model: dict, settings: dict, system: dict, **measured: Any) -> SpeedRow:
     """A measured sweep cell; ``measured`` holds the SpeedRow keys beyond the envelope."""
-    missing = set(SpeedRow.__required_keys__) - set(Envelope.__required_keys__) - set(measured)
-    unknown = set(measured) - set(SpeedRow.__annotations__)
+    return _measured_row("speed", SpeedRow, cell, model, settings, system, measured)  # type: ignore[return-value]
+
+
+def _measured_row(kind: Kind, shape: type, cell: str, model: dict, settings: dict, system: dict,
+                  measured: dict) -> dict:
+    """The envelope and ``measured``, which must hold exactly the keys ``shape`` adds to it."""
+    missing = set(shape.__required_keys__) - set(Envelope.__required_keys__) - set(measured)
+    unknown = set(measured) - set(shape.__annotations__)
     if missing or unknown:  # a programming error, caught by the tests: rows keep one shape
-        raise TypeError(f"speed row: missing {sorted(missing)}, unknown {sorted(unknown)}")
-    return {**envelope("speed", cell, model, settings, system), **measured}  # type: ignore[typeddict-item]
+        raise TypeError(f"{kind} row: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    return {**envelope(kind, cell, model, settings, system), **measured}
 
 
 def sustain_row(cell: str, model: dict, settings: dict, system: dict, **measured: Any) -> SustainRow:
     """A sustained run; ``measured`` holds the SustainRow keys beyond the envelope."""
-    missing = set(SustainRow.__required_keys__) - set(Envelope.__required_keys__) - set(measured)
-    if missing or set(measured) - set(SustainRow.__annotations__):
-        raise TypeError(f"sustain row: keys {sorted(measured)}")
-    return {**envelope("sustain", cell, model, settings, system), **measured}  # type: ignore[typeddict-item]
+    return _measured_row("sustain", SustainRow, cell, model, settings, system, measured)  # type: ignore[return-value]
 
 
 def kind_of(row: dict) -> str:

@@ -57,6 +57,15 @@ class PrefixCache:
         self.reused += common
         return log_softmax(ctx.logits())
 
+    def prompt(self, ctx: Context, context: str, max_tokens: int) -> tuple[list[int], np.ndarray]:
+        """A generation's prompt: ``context`` tokenized, its oldest tokens dropped where it and
+        ``max_tokens`` to generate would not fit the context, held in sequence 0 (``extend``); returns
+        the tokens and the log-probs after the last one."""
+        prompt = ctx.model.tokenize(context, add_special=True)
+        room = ctx.settings.n_ctx - max_tokens - 1
+        prompt = prompt[-room:] if len(prompt) > room else prompt
+        return prompt, self.extend(ctx, prompt)
+
     def forget(self) -> None:
         self.tokens = []
 

@@ -33,10 +33,7 @@ def program(example: Example, completion: str) -> str:
 
 def score_code(ctx: Context, task: TaskDef, example: Example, context: str, cache: PrefixCache) -> dict:
     settings = task.generate
-    prompt = ctx.model.tokenize(context, add_special=True)
-    room = ctx.settings.n_ctx - settings.max_tokens - 1
-    prompt = prompt[-room:] if len(prompt) > room else prompt
-    logprobs = cache.extend(ctx, prompt)
+    prompt, logprobs = cache.prompt(ctx, context, settings.max_tokens)
     rng = np.random.default_rng(zlib.crc32(example.id.encode()))
     completions, generated = [], 0
     for _ in range(settings.samples):

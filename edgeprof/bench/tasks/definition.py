@@ -168,8 +168,7 @@ def _parse(path: Path, data: dict[str, Any]) -> TaskDef:
     check_keys(path, "top level", data, {"title", "kind", "group", "shots", "classification", "positive",
                                          "prompt", "generate", "sources", "metric"})
     kind = require(path, "top level", data, "kind", str)
-    if kind not in KINDS:
-        raise fail("toml_value", path=path, where="kind", detail=f"{kind!r}: use one of {', '.join(KINDS)}")
+    _one_of(path, "kind", kind, KINDS)
     metric = data.get("metric")
     if metric is not None and (kind != "choice" or metric not in CHOICE_METRICS):
         raise fail("toml_value", path=path, where="metric",
@@ -215,10 +214,7 @@ def _readers(path: Path, where: str, table: dict) -> dict[str, str]:
 
 def _fields(path: Path, where: str, table: dict) -> FieldMap:
     reserved = {"choices", "answer", "answer_is", "labels", "group", "id", "skip_unless"}
-    answer_is = str(table.get("answer_is", "index"))
-    if answer_is not in ANSWER_FORMS:
-        raise fail("toml_value", path=path, where=f"{where}.answer_is",
-                   detail=f"{answer_is!r}: use one of {', '.join(ANSWER_FORMS)}")
+    answer_is = _one_of(path, f"{where}.answer_is", str(table.get("answer_is", "index")), ANSWER_FORMS)
     choices = table.get("choices")
     text = {k: v for k, v in table.items() if k not in reserved}
     for key in text:
@@ -235,9 +231,8 @@ def _prompt(path: Path, table: Any) -> PromptDef:
     check_keys(path, "prompt", table, {"context", "continuation", "description", "separator", "shot_answer",
                                        "choices", "preprocess", "blank", "scored", "primer"})
     pre = table.get("preprocess")
-    if pre is not None and pre not in PREPROCESS:
-        raise fail("toml_value", path=path, where="prompt.preprocess",
-                   detail=f"{pre!r}: use one of {', '.join(PREPROCESS)}")
+    if pre is not None:
+        _one_of(path, "prompt.preprocess", pre, PREPROCESS)
     choices = table.get("choices")
     return PromptDef(context=require(path, "prompt", table, "context", str),
                      continuation=str(table.get("continuation", " {choice}")),
@@ -251,30 +246,18 @@ def _primer(path: Path, table: dict) -> str:
     """``primer = "truthfulqa"``: a fixed text before everything else (lm-eval's TruthfulQA QA primer);
     ``primer = ""`` turns off the one a base task set."""
     name = table.get("primer") or ""
-    if name and name not in PRIMERS:
-        raise fail("toml_value", path=path, where="prompt.primer", detail=f"{name!r}: use one of {', '.join(PRIMERS)}")
-    return PRIMERS[name] if name else ""
+    return PRIMERS[_one_of(path, "prompt.primer", name, PRIMERS)] if name else ""
 
 
 def _scored(path: Path, table: dict) -> str:
-    scored = str(table.get("scored", "after"))
-    if scored not in CLOZE_SCORED:
-        raise fail("toml_value", path=path, where="prompt.scored",
-                   detail=f"{scored!r}: use one of {', '.join(CLOZE_SCORED)}")
-    return scored
+    return _one_of(path, "prompt.scored", str(table.get("scored", "after")), CLOZE_SCORED)
 
 
 def _generate(path: Path, table: dict) -> GenerateDef:
     check_keys(path, "generate", table, {"max_tokens", "stop", "extract", "bleu_tokenize", "pattern", "normalise",
                                          "samples", "temperature"})
-    extract = str(table.get("extract", "last_number"))
-    if extract not in EXTRACTORS:
-        raise fail("toml_value", path=path, where="generate.extract",
-                   detail=f"{extract!r}: use one of {', '.join(EXTRACTORS)}")
-    tokenize = str(table.get("bleu_tokenize", "13a"))
-    if tokenize not in BLEU_TOKENIZERS:
-        raise fail("toml_value", path=path, where="generate.bleu_tokenize",
-                   detail=f"{tokenize!r}: use one of {', '.join(BLEU_TOKENIZERS)}")
+    extract = _one_of(path, "generate.extract", str(table.get("extract", "last_number")), EXTRACTORS)
+    tokenize = _one_of(path, "generate.bleu_tokenize", str(table.get("bleu_tokenize", "13a")), BLEU_TOKENIZERS)
     return GenerateDef(max_tokens=int(table.get("max_tokens", 256)), stop=tuple(table.get("stop", ["\n\n"])),
                        extract=extract, bleu_tokenize=tokenize, pattern=_pattern(path, table, extract),
                        normalise=_normalise(path, table), **_sampling(path, table))
@@ -307,8 +290,11 @@ def _pattern(path: Path, table: dict, extract: str) -> str | None:
 
 
 def _normalise(path: Path, table: dict) -> str:
-    normalise = str(table.get("normalise", "none"))
-    if normalise not in NORMALISERS:
-        raise fail("toml_value", path=path, where="generate.normalise",
-                   detail=f"{normalise!r}: use one of {', '.join(NORMALISERS)}")
-    return normalise
+    return _one_of(path, "generate.normalise", str(table.get("normalise", "none")), NORMALISERS)
+
+
+def _one_of(path: Path, where: str, value, choices) -> str:
+    """``value`` when it names one of ``choices`` (a tuple or a table's keys); else one line saying which."""
+    if value not in choices:
+        raise fail("toml_value", path=path, where=where, detail=f"{value!r}: use one of {', '.join(choices)}")
+    return value

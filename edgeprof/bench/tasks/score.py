@@ -43,10 +43,7 @@ def score_choice(ctx: Context, task: TaskDef, example: Example, context: str, ca
 
 def score_generate(ctx: Context, task: TaskDef, example: Example, context: str, cache: PrefixCache) -> dict:
     settings = task.generate
-    prompt = ctx.model.tokenize(context, add_special=True)
-    room = ctx.settings.n_ctx - settings.max_tokens - 1
-    prompt = prompt[-room:] if len(prompt) > room else prompt
-    logprobs = cache.extend(ctx, prompt)
+    prompt, logprobs = cache.prompt(ctx, context, settings.max_tokens)
     output, tokens = _generate(ctx, logprobs, len(prompt), settings.max_tokens, settings.stop)
     cache.tokens = prompt + tokens  # what sequence 0 now holds
     answer = extract(settings.extract, output, settings.pattern)
@@ -63,11 +60,8 @@ def score_translate(ctx: Context, task: TaskDef, example: Example, context: str,
     answer with a newline is not cut off before it), stripped. chrF and BLEU are corpus-level
     (``translation.corpus_metrics``), so each example keeps its hypothesis and reference."""
     settings = task.generate
-    prompt = ctx.model.tokenize(context, add_special=True)
-    room = ctx.settings.n_ctx - settings.max_tokens - 1
-    prompt = prompt[-room:] if len(prompt) > room else prompt
-    output, tokens = _generate(ctx, cache.extend(ctx, prompt), len(prompt), settings.max_tokens, settings.stop,
-                               after_text=True)
+    prompt, logprobs = cache.prompt(ctx, context, settings.max_tokens)
+    output, tokens = _generate(ctx, logprobs, len(prompt), settings.max_tokens, settings.stop, after_text=True)
     cache.tokens = prompt + tokens
     return {"id": example.id, "group": example.group, "hypothesis": output.strip(), "reference": example.answer,
             "n_generated": len(tokens)}
