@@ -78,8 +78,10 @@ def test_sigkill_mid_write_leaves_no_complete_looking_file_and_rerun_finishes(me
 
 
 def bench_args(model: Path, results: Path) -> list[str]:
-    """12 cells: 3 prompt lengths x 2 generation lengths x 2 thread counts."""
-    return ["bench", str(model), "-p", "8,16,24", "-n", "4,8", "-t", "1,2", "-r", "2", "--results", str(results),
+    """12 cells: 3 prompt lengths x 2 generation lengths x 2 thread counts. Long enough (~0.1 s a cell)
+    that an interrupt sent after the third row lands mid-sweep even when two spinning llama.cpp threads
+    leave the test process little CPU on a 2-core machine (CI: the 9 cells left once ran out first)."""
+    return ["bench", str(model), "-p", "8,16,24", "-n", "32,64", "-t", "1,2", "-r", "3", "--results", str(results),
             "--no-progress", "--sensors", "none"]
 
 
