@@ -9,7 +9,7 @@ import time
 from edgeprof.bench.resources import Monitor
 from edgeprof.bench.resources.summary import summarize_with_gaps
 
-ENERGY_SENSORS = frozenset({"nvml", "rapl", "tegrastats", "raspberry_pi", "power_meter"})
+ENERGY_SENSORS = frozenset({"nvml", "rapl", "jtop", "tegrastats", "raspberry_pi", "power_meter"})
 
 
 def idle_watts(sensors: list, seconds: float, interval: float) -> dict[str, float]:

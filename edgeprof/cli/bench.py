@@ -88,8 +88,8 @@ from edgeprof.cli.options import (
 @click.option("--interval", type=Number(limits.INTERVAL), default=0.05, show_default=True,
               help="Resource sensor reading period in seconds (0.005 to 60).")
 @click.option("--sensors", default="all", show_default=True,
-              help="Resource sensors: all, none, or a list of process,nvml,tegrastats,rapl,raspberry_pi,thermal,"
-              "power_meter.")
+              help="Resource sensors: all, none, or a list of process,nvml,jtop,tegrastats,rapl,raspberry_pi,"
+              "thermal,power_meter. jtop (jetson-stats) replaces tegrastats where its service answers.")
 @click.option("--tasks", metavar="NAMES", help="Accuracy tasks: mmlu,mmlu_cloze,hellaswag,sst2,... "
               "(see --list-tasks) or task .toml files.")
 @click.option("--limit", type=Number(limits.COUNT), help="At most N examples per task (a --seed sample).")

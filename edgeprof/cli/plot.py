@@ -51,8 +51,10 @@ def plot(folders, out, image_format) -> None:
 @click.option("--lm-eval", "lm_eval", multiple=True, type=CheckedPath("file"), metavar="FILE",
               help="lm-evaluation-harness results.json, repeatable: its scores beside edgeprof's, in the report and "
               "printed.")
+@click.option("--rank-throttled", is_flag=True,
+              help="Rank cells that throttled while measured like any other; they stay marked.")
 @IMAGE_FORMAT_OPTION
-def report(folders, out, max_kld, min_acc, task, formats, lm_eval, image_format) -> None:
+def report(folders, out, max_kld, min_acc, task, formats, lm_eval, rank_throttled, image_format) -> None:
     """Write a Markdown report and a self-contained HTML page: leaderboard, advice, figures, tables.
 
     \b
@@ -60,6 +62,7 @@ def report(folders, out, max_kld, min_acc, task, formats, lm_eval, image_format)
     edgeprof report --results pi5/ --results orin/ --min-acc 0.3 --task hellaswag --out report/
     edgeprof report --format opencompass --format ianvs --task mmlu --out tables/
     edgeprof report --lm-eval lm-eval-out/results.json
+    edgeprof report --results orin/ --rank-throttled          # a board that always throttles: rank it anyway
     """
     from edgeprof.locks import hold
     from edgeprof.paths import check_writable
@@ -70,7 +73,7 @@ def report(folders, out, max_kld, min_acc, task, formats, lm_eval, image_format)
     for folder in (out, out / "figures"):
         check_writable(folder)
     results = load_results(list(folders) or [Path("results")])
-    budget = Budget(max_kld, min_acc, task)
+    budget = Budget(max_kld, min_acc, task, rank_throttled)
     check_task(results, budget)  # before the output folder is locked (made)
     scores = _lm_eval_scores(lm_eval, results)
     _say_skipped(results)

@@ -19,6 +19,8 @@ class Budget:
     min_acc: float | None = field(default=None, metadata={"help": "a level qualifies only with accuracy >= this"})
     task: str | None = field(default=None, metadata={"help": "the task min_acc applies to (default: the first "
                                                               "task recorded)"})
+    rank_throttled: bool = field(default=False, metadata={"help": "rank cells that throttled while measured like "
+                                                                  "any other; they stay marked"})
 
     def __post_init__(self):
         for option, limit in (("--max-kld", self.max_kld), ("--min-acc", self.min_acc)):
@@ -32,9 +34,14 @@ class Budget:
         if self.min_acc is not None:
             limits.append(f"{task or 'accuracy'} >= {self.min_acc:g}")
         ranked = "ranked by decode tokens/s (fastest first)"
+        throttled = ("levels that throttled while measured are ranked like the others (--rank-throttled) and "
+                     "marked (throttled)" if self.rank_throttled else
+                     "levels that throttled while measured follow, marked (--rank-throttled ranks them)")
         if not limits:
-            return f"{ranked}; no quality budget was set (--max-kld / --min-acc), so every level qualifies"
-        return f"{ranked} among the levels with {' and '.join(limits)}; the others follow, marked with why"
+            return (f"{ranked}; no quality budget was set (--max-kld / --min-acc), so every level qualifies; "
+                    f"{throttled}")
+        return (f"{ranked} among the levels with {' and '.join(limits)}; the others follow, marked with why; "
+                f"{throttled}")
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class Entry:
     synthetic: bool
     fails: str | None  # why the level is outside the budget; None = qualifies
     accuracy: Accuracy | None = None  # acc with its standard error and per-question outcomes
+    throttled: bool = False  # a clock was cut while it was measured: marked wherever it is listed
 
 
 def budget_task(results: Results, budget: Budget) -> str | None:
@@ -73,10 +81,12 @@ def entries(results: Results, device: str, budget: Budget) -> list[Entry]:
             kld = klds.get(key, {}).get("kld_mean")
             acc = accs.get(key, {}).get(task) if task else None
             desc, tg = row["model"], m.get("tg_tps_mean")
+            throttled = _throttled(row)
             out.append(Entry(model, level, desc["size_bytes"] / 1e6, desc.get("bits_per_weight"), tg,
                              m.get("tg_tps_std"), m.get("pp_tps_mean"), m.get("ttft_ms_mean"), kld,
                              acc.value if acc else None, bool(desc.get("synthetic")),
-                             _no_speed(tg) or _throttled(row) or _fails(kld, acc, budget), acc))
+                             _no_speed(tg) or (None if budget.rank_throttled else throttled)
+                             or _fails(kld, acc, budget), acc, throttled is not None))
     return sorted(out, key=lambda e: (e.fails is not None, -(e.tg_tps or 0)))
 
 
@@ -89,7 +99,8 @@ def _no_speed(tg_tps: float | None) -> str | None:
 
 def _throttled(row: dict) -> str | None:
     """A cell measured while a clock was cut (heat, power) ranks by a speed the board did not hold: it
-    is listed with why, after the cells that ran at full clock."""
+    is listed with why, after the cells that ran at full clock, unless the user asks to rank it anyway
+    (``Budget.rank_throttled``: a board that always throttles has no other speed to rank by)."""
     if (row.get("thermal") or {}).get("throttled"):
         return "throttled while measured (rerun with --cooldown; --sustain shows the steady speed)"
     return None
@@ -137,6 +148,8 @@ def recommendation(device: str, ranked: list[Entry], budget: Budget) -> str:
     if reference.level != best.level and _overlap(best, reference):
         text += (" The two decode speeds are within one standard deviation of each other on this run: more "
                  "repetitions (-r) would tell them apart.")
+    if best.throttled:  # ranked because the user asked (--rank-throttled): say what its speed is
+        text += f" {best.level} throttled while measured: that speed is not one the board held."
     faster = [e for e in ranked if e.fails and e.model == best.model and (e.tg_tps or 0) > best.tg_tps]
     if faster:
         text += (f" The faster {faster[0].level} ({faster[0].tg_tps:.1f} t/s) is outside the budget "

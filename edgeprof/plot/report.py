@@ -74,7 +74,7 @@ def _leaderboards(results: Results, boards: dict[str, list[Entry]], budget: Budg
         single = 1 if {r["settings"].get("repetitions") for r in ref} == {1} else None  # one run: no spread
         for rank, e in enumerate(board, 1):
             rows.append((str(rank) if e.fails is None else "–", e.model,
-                         e.level + (" (synthetic)" if e.synthetic else ""),
+                         e.level + (" (synthetic)" if e.synthetic else "") + (" (throttled)" if e.throttled else ""),
                          _num(e.tg_tps, 1, e.tg_std, single), _num(e.pp_tps, 1), _num(e.ttft_ms, 1), _num(e.size_mb, 1),
                          _num(e.bits_per_weight, 2), _num(e.kld, 4),
                          _acc(e.acc, *((e.accuracy.stderr, e.accuracy.n) if e.accuracy else (None, None))),

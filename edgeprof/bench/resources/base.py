@@ -12,12 +12,17 @@ from typing import Protocol
 SENSORS: dict[str, str] = {
     "process": "edgeprof.bench.resources.process:ProcessSensor",
     "nvml": "edgeprof.bench.resources.nvml:NvmlSensor",
+    "jtop": "edgeprof.bench.resources.jetson_stats:JtopSensor",  # before tegrastats: it replaces it where found
     "tegrastats": "edgeprof.bench.resources.tegrastats:TegrastatsSensor",
     "rapl": "edgeprof.bench.resources.rapl:RaplSensor",
     "raspberry_pi": "edgeprof.bench.resources.raspberry_pi:RaspberryPiSensor",
     "thermal": "edgeprof.bench.resources.thermal:ThermalSensor",
     "power_meter": "edgeprof.bench.resources.power_meter:PowerMeterSensor",
 }
+
+# sensor -> the one that replaces it where that one was found first: both read the same board, and
+# two readers of one metric would interleave their values.
+SUPERSEDED_BY: dict[str, str] = {"tegrastats": "jtop"}
 
 
 class Sensor(Protocol):
@@ -78,6 +83,8 @@ def available_sensors(names: list[str] | None = None) -> list[Sensor]:
     """Instantiate the sensors whose sensors exist here (all known ones when ``names`` is None)."""
     found = []
     for name in list(SENSORS) if names is None else names:
+        if SUPERSEDED_BY.get(name) in {s.name for s in found}:
+            continue
         module, cls = SENSORS[name].split(":")
         try:
             sensor = getattr(importlib.import_module(module), cls).detect()

@@ -32,6 +32,7 @@ _TO_MB = {"k": 1 / 1024, "": 1 / 2**20, "M": 1.0, "G": 1024.0}
 _NOT_RAILS = {"RAM", "SWAP", "IRAM", "NC"}  # NC: an unconnected monitor channel on AGX Orin
 _BOARD_RAILS = ("VDD_IN", "POM_5V_IN")  # the module's whole input, where the board measures it
 _SENSOR_OFF_C = -200.0  # Orin prints -256C for a powered-down sensor: absent, not a reading
+INTERVAL_MS = 100  # tegrastats' period (jtop's service is asked for the same): near the monitor's 50 ms
 
 
 def _memory(line: str) -> dict[str, float]:
@@ -137,7 +138,7 @@ class TegrastatsSensor:
 
     name = "tegrastats"
 
-    def __init__(self, interval_ms: int = 100, command: list[str] | None = None):
+    def __init__(self, interval_ms: int = INTERVAL_MS, command: list[str] | None = None):
         self.interval_ms = interval_ms
         self.command = command or self._default_command(interval_ms)
         self._latest: dict[str, float] = {}
@@ -153,7 +154,7 @@ class TegrastatsSensor:
         return [*stdbuf, "tegrastats", "--interval", str(interval_ms)]
 
     @classmethod
-    def detect(cls, root: str | Path = "/", interval_ms: int = 100) -> TegrastatsSensor | None:
+    def detect(cls, root: str | Path = "/", interval_ms: int = INTERVAL_MS) -> TegrastatsSensor | None:
         if shutil.which("tegrastats") is None or not _is_jetson(Path(root)):
             return None
         return cls(interval_ms)
