@@ -13,6 +13,17 @@ import errno
 from collections.abc import Iterable
 
 MESSAGES: dict[str, str] = {
+    # fleet
+    "fleet_no_ansible": "{tool} not found: `edgeprof fleet` drives the boards with Ansible; install it with "
+    "pip install 'edgeprof[fleet]' (ansible-core and ansible-runner)",
+    "fleet_inventory": "{path}: Ansible could not read this inventory: {detail}",
+    "fleet_no_hosts": "{path}: no hosts{limit}; give an inventory with at least one board",
+    "fleet_same_device": "{path}: hosts {first} and {second} both give device name {device!r}; set "
+    "edgeprof_device to a different name for one of them (results are kept per device)",
+    "fleet_model_mode": "{path}: models[{index}].fleet = {value!r}; use \"copy\" (converted here, copied to each "
+    "board) or \"host\" (each board converts or downloads it itself)",
+    "fleet_no_wheel_files": "{path}: no .whl files in this wheelhouse",
+    "fleet_runner": "Ansible could not run the fleet playbook: {detail}",
     # sources and checkpoints
     "source_missing": "{source}: no such file or directory, and it does not look like a hub repo id "
     "(owner/name)",
@@ -48,6 +59,8 @@ MESSAGES: dict[str, str] = {
     "quantizer (llama-cpp-python {version}); pick another level",
     "level_needs_imatrix": "quantization level {name} needs an importance matrix: add --imatrix CORPUS "
     "(a text corpus such as gsm8k_text, or a text file), or pick another level",
+    "level_needs_imatrix_key": "quantization level {name} needs an importance matrix: add imatrix = \"CORPUS\" "
+    "to this model (a text corpus such as gsm8k_text, or a text file beside models.toml), or pick another level",
     "imatrix_corpus_kind": "--imatrix {name}: {kind} task, not a text corpus; give a text corpus such as "
     "gsm8k_text or wikitext2, or a text file",
     "imatrix_corpus_short": "--imatrix {corpus}: {n_tokens} tokens, fewer than two chunks of {ctx}; use a "
@@ -195,6 +208,21 @@ MESSAGES: dict[str, str] = {
     "task_not_recorded": "--task {name}: no accuracy of this task is recorded in the results{hint}; tasks "
     "recorded: {choices}",
     "device_name": "--device-name {name!r}: {problem}; use a short printable name (e.g. pi5-8gb)",
+    # Kubernetes manifests of a fleet (edgeprof/fleet/k8s.py)
+    "k8s_no_hosts": "the inventory lists no hosts, so there is no Job to write",
+    "k8s_option": "{option} {value!r}: {problem}",
+    "k8s_host_var": "host {host}: {var}={value!r}: {problem}",
+    "k8s_device_name": "host {host}: its device name {device!r} makes no Kubernetes name ({problem}); set its "
+    "edgeprof_device to a short name of letters, digits and '-' (e.g. pi5-a)",
+    "k8s_name_clash": "hosts {first} and {second} would both be the Job {name}; give one of them another "
+    "edgeprof_device",
+    "k8s_models_toml": "models.toml for the cluster: {detail}",
+    "k8s_too_large": "the ConfigMap {name} would hold {size} bytes, more than the 1 MiB Kubernetes stores; "
+    "emit fewer hosts at a time or shorten models.toml",
+    "k8s_version": "Kubernetes {version}: kubernetes-validate has schemas for {choices} only; pick one of them",
+    "k8s_no_schema": "{resource}: kubernetes-validate has no schema of {kind} ({api_version}) for Kubernetes "
+    "{version}",
+    "k8s_invalid": "{resource}: not valid for Kubernetes {version} at {where}: {detail}",
 }
 
 

@@ -90,6 +90,61 @@ def test_run_end_to_end_then_resume(tiny_factory, tmp_path):
     assert again.output.count("reusing") == 3 and "skipped 6 cells already" in again.output  # F16 + 2 levels
 
 
+IMATRIX_SUITE = """
+description = "tiny: one short cell per level, perplexity and KLD on two short windows"
+
+[[scenario]]
+name = "levels"
+prompt_tokens = [16]
+gen_tokens = [4]
+repetitions = 1
+
+[quality]
+ppl = "project/text/notes.txt"
+ppl_ctx = 64
+ppl_chunks = 2
+"""
+
+
+def test_run_with_an_importance_matrix_then_resume(tiny_factory, tmp_path):
+    """models.toml's imatrix keys: the matrix is computed once, every level (IQ2_XS needs it) is made with it
+    as `convert --imatrix` makes it, benched, and a rerun reuses the matrix and every file."""
+    import gguf
+    from tiny import CORPUS
+
+    checkpoint, _, _ = tiny_factory(TinySpec(tied=True))
+    project = tmp_path / "project"  # the run starts in tmp_path: the corpus is found from models.toml
+    (project / "text").mkdir(parents=True)
+    (project / "text" / "notes.txt").write_text("\n\n".join(CORPUS * 30), encoding="utf-8")
+    (project / "tiny-suite.toml").write_text(IMATRIX_SUITE)
+    models = project / "models.toml"
+    models.write_text(f'output_dir = "out"\nsuite = "tiny-suite.toml"\n\n[[models]]\nname = "tiny"\n'
+                      f'source = "{checkpoint}"\nquant = ["IQ2_XS", "Q4_K_M"]\nimatrix = "text/notes.txt"\n'
+                      f'imatrix_ctx = 64\nimatrix_chunks = 4\n')
+    command = ["run", str(models), "--device-name", "box", "--no-progress"]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 0, result.output
+    folder = project / "out" / "models"
+    assert sorted(p.name for p in folder.glob("*.gguf")) == [
+        "tiny-F16.gguf", "tiny-IQ2_XS-imatrix.gguf", "tiny-Q4_K_M-imatrix.gguf", "tiny.imatrix-notes.txt.gguf"]
+    for level in ("IQ2_XS", "Q4_K_M"):
+        fields = {k: f.contents() for k, f in gguf.GGUFReader(folder / f"tiny-{level}-imatrix.gguf").fields.items()}
+        assert fields["quantize.imatrix.file"] == "tiny.imatrix-notes.txt.gguf"
+        assert (fields["quantize.imatrix.dataset"], fields["quantize.imatrix.chunks_count"]) == ("notes.txt", 4)
+    stored = rows(project / "out" / "box" / "bench.jsonl")
+    files = ["tiny-F16.gguf", "tiny-IQ2_XS-imatrix.gguf", "tiny-Q4_K_M-imatrix.gguf"]
+    for kind in ("speed", "perplexity"):  # benched and evaluated
+        assert sorted(r["model"]["file"] for r in stored if r["kind"] == kind) == files
+
+    stamps = {p: p.stat().st_mtime_ns for p in folder.glob("*.gguf")}
+    again = CliRunner().invoke(cli, command)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("reusing") == 4  # the F16 file, the matrix and both levels
+    assert {p: p.stat().st_mtime_ns for p in folder.glob("*.gguf")} == stamps
+    assert "skipped 3 cells already" in again.output
+    assert len(rows(project / "out" / "box" / "bench.jsonl")) == len(stored)  # nothing measured twice
+
+
 def test_shipped_suites_load():
     assert {"demo", "standard"} <= set(suite_names())
     demo = load_suite("demo")

@@ -67,7 +67,9 @@ def convert(source, quant, recipe, outtype, out_dir, models_file, name, revision
     from edgeprof.paths import check_writable
 
     levels = _levels(quant, recipe, with_imatrix=bool(imatrix_corpus))
-    imatrix = _imatrix_options(imatrix_corpus, imatrix_ctx, imatrix_chunks) if imatrix_corpus else None
+    from edgeprof.workflow.imatrix_corpus import imatrix_options
+
+    imatrix = imatrix_options(imatrix_corpus, imatrix_ctx, imatrix_chunks) if imatrix_corpus else None
     check_writable(out_dir)  # before converting: found after it, the work would be lost
     llamacpp.init(verbose)
     options = ConvertOptions(levels=levels, outtype=outtype, out_dir=out_dir,
@@ -96,24 +98,3 @@ def _levels(quant: str | None, recipe: str | None, with_imatrix: bool) -> tuple[
     if quant is not None:  # --quant "" or "," names no level: refused, never taken as "none"
         return tuple(parse_list(quant, with_imatrix=with_imatrix))
     return load_recipe(recipe).levels if recipe else ()
-
-
-def _imatrix_options(corpus: str, ctx: int, chunks: int | None):
-    """--imatrix CORPUS: a text file, or a bench task of kind text rendered as llama-perplexity reads it."""
-    from edgeprof.errors import fail
-    from edgeprof.quantize.imatrix import ImatrixCorpus, ImatrixOptions
-
-    path = Path(corpus)
-    if path.is_file():
-        text = path.read_text(encoding="utf-8", errors="replace")  # an OSError becomes one line in main
-        return ImatrixOptions(ImatrixCorpus(path.name, text), ctx, chunks)
-    from edgeprof.bench.tasks.data import load
-    from edgeprof.bench.tasks.definition import load_task
-    from edgeprof.bench.tasks.prompts import context_of
-
-    task = load_task(corpus)
-    if task.kind != "text":
-        raise fail("imatrix_corpus_kind", name=corpus, kind=f"a {task.kind}")
-    examples = load(task).test.examples
-    text = task.prompt.separator.join(context_of(task.prompt, e) for e in examples)
-    return ImatrixOptions(ImatrixCorpus(task.name, text), ctx, chunks)

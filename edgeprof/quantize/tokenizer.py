@@ -68,6 +68,9 @@ class Vocab:
 LOOKS_SPECIAL = ("<pad>", "<mask>", "<2mass>", "[@BOS@]")
 LOOKS_SPECIAL_AFFIXES = (("<|", "|>"), ("<\uff5c", "\uff5c>"), ("<unused", ">"))
 SPACE_PIECE = "\u2581"  # SentencePiece's visible space
+# Scores of the [PADn] rows beyond the tokenizer (unused ids) and of added tokens, as llama.cpp's
+# converter writes them for SentencePiece vocabularies.
+PAD_SCORE, ADDED_SCORE = -10000.0, -1000.0
 BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 
 
@@ -98,7 +101,7 @@ def _pad(vocab: Vocab, vocab_size: int, folder: Path) -> Vocab:
         vocab,
         tokens=vocab.tokens + [f"[PAD{i}]" for i in range(start, vocab_size)],
         token_types=vocab.token_types + [UNUSED] * missing,
-        scores=None if vocab.scores is None else vocab.scores + [-1000.0] * missing,
+        scores=None if vocab.scores is None else vocab.scores + [PAD_SCORE] * missing,
     )
 
 
@@ -211,8 +214,8 @@ def _sentencepiece(folder: Path, vocab_size: int) -> Vocab:
         while len(tokens) <= token_id:
             tokens.append(f"[PAD{len(tokens)}]")
             types.append(UNUSED)
-            scores.append(-1000.0)
-        tokens[token_id], types[token_id], scores[token_id] = text, kind, -1000.0
+            scores.append(PAD_SCORE)
+        tokens[token_id], types[token_id], scores[token_id] = text, kind, ADDED_SCORE
     # llama.cpp adds the dummy-prefix space unless told not to (Gemma's model adds none)
     return Vocab("llama", "default", tokens, types, scores, [], None if spm.add_dummy_prefix else False)
 

@@ -55,7 +55,7 @@ def run_models_file(options: RunOptions, say: Say) -> RunOutcome:
             files = _convert(spec, models.output_dir / "models", options, say)
             _bench(suite, files, store, system, options, say)
             _evaluate(suite, files, store, options, say)
-        md, page = _report(models.output_dir, suite, options, say)
+        md, page = draw_report(models.output_dir, suite, options.image_format, say)
     return RunOutcome(store.folder, page, md, page.parent / "figures", time.perf_counter() - started)
 
 
@@ -71,10 +71,14 @@ def _check_outputs(output_dir: Path, store) -> None:
 
 def _convert(spec, out_dir: Path, options: RunOptions, say: Say) -> dict[str, ModelFile]:
     from edgeprof.quantize.pipeline import ConvertOptions, convert
+    from edgeprof.workflow.imatrix_corpus import model_imatrix
 
     say(f"== convert {spec.name} ({spec.source})")
+    # with an importance matrix every level comes out as `convert --imatrix` makes it
+    # (<name>-<LEVEL>-imatrix.gguf), still keyed by its level for the suite's scenarios
     rows = convert(spec.source, ConvertOptions(levels=spec.levels, outtype=spec.outtype, out_dir=out_dir,
-                                               name=spec.name, revision=spec.revision, progress=options.progress), say)
+                                               name=spec.name, revision=spec.revision, progress=options.progress,
+                                               imatrix=model_imatrix(spec)), say)
     from edgeprof.quantize.summary import summary_table
 
     say(summary_table(rows))
@@ -124,7 +128,7 @@ def device_folders(output_dir: Path) -> list[Path]:
     return sorted(p.parent for p in output_dir.glob("*/bench.jsonl"))
 
 
-def _report(output_dir: Path, suite, options: RunOptions, say: Say) -> tuple[Path, Path]:
+def draw_report(output_dir: Path, suite, image_format: str, say: Say) -> tuple[Path, Path]:
     """Plot and report in a fresh process: it reads only the results, and keeps matplotlib's native
     code apart from llama.cpp's GPU libraries (on the H100 device, whose matplotlib came from another
     Python environment, importing its Agg backend after CUDA libllama segfaulted)."""
@@ -137,7 +141,7 @@ def _report(output_dir: Path, suite, options: RunOptions, say: Say) -> tuple[Pat
     folders = device_folders(output_dir)
     out = output_dir / "report"
     say(f"== plot and report: {', '.join(str(f) for f in folders)}")
-    command = [sys.executable, "-m", "edgeprof", "report", "--out", str(out), "--image-format", options.image_format]
+    command = [sys.executable, "-m", "edgeprof", "report", "--out", str(out), "--image-format", image_format]
     for folder in folders:
         command += ["--results", str(folder)]
     if suite.max_kld is not None:
