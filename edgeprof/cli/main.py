@@ -41,6 +41,7 @@ def cli() -> None:
     edgeprof bench models/*.gguf -t 1,2,4      # speed, memory, power on this device
     edgeprof report                            # leaderboard, figures, every number
     edgeprof run models.toml                   # all of it for every model listed there
+    edgeprof fleet boards.ini                  # `run` on every board of an Ansible inventory
 
     Set EDGEPROF_DEBUG=1 to see tracebacks instead of one-line errors.
     """
@@ -49,10 +50,11 @@ def cli() -> None:
 def _register() -> None:
     from edgeprof.cli.bench import bench
     from edgeprof.cli.convert import convert
+    from edgeprof.cli.fleet import fleet
     from edgeprof.cli.plot import plot, report
     from edgeprof.cli.run import run
 
-    for command in (convert, bench, plot, report, run):
+    for command in (convert, bench, plot, report, run, fleet):
         cli.add_command(command)
 
 
