@@ -99,6 +99,7 @@ def test_fleet_runs_every_board_survives_one_dropping_off_and_resumes(fleet_boar
     assert "Permission denied" in lines["pi-badkey"], first.output
     assert "no C compiler" in lines["pi-nocc"] and "no-such-cc" in lines["pi-nocc"], first.output
     assert sorted(p.parent.name for p in out.glob("*/bench.jsonl")) == ["orin-nx-16gb", "pi5-4gb"]
+    assert "pi5-a: edgeprof run finished" in first.output and "orin-nx: results fetched" in first.output
     assert (out / "logs" / "pi5-b.log").is_file() and (out / "logs" / "pi-nocc.log").is_file()
 
     fleet_boards["pi5-b"].start()  # back on the network: the rerun completes it and redoes nothing elsewhere

@@ -16,6 +16,10 @@ from pathlib import Path
 
 PLAYBOOK = Path(__file__).with_name("playbook.yml")
 SECRET_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+# playbook tasks whose success is worth a line while the fleet runs (the rest go to the per-host logs)
+MILESTONES = {"is it a Jetson": "Python and C compiler checked",
+              "install edgeprof (llama-cpp-python built here where no wheel fits)": "edgeprof installed",
+              "edgeprof run": "edgeprof run finished", "fetch the results": "results fetched"}
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,10 @@ def scrub(text: str, hidden: list[str]) -> str:
 class _Events:
     """ansible-runner's event stream -> per-host log lines and the last failure of each host."""
 
-    def __init__(self, logs: Path, hidden: list[str]):
+    def __init__(self, logs: Path, hidden: list[str], say=None):
         self.logs = logs
         self.hidden = hidden
+        self.say = say
         self.failures: dict[str, tuple[str, str, str]] = {}  # host -> (status, task, message)
         self.seen: set[str] = set()
 
@@ -72,9 +77,16 @@ class _Events:
         task = data.get("task", "")
         if status in ("failed", "unreachable") and not data.get("ignore_errors"):
             self.failures[host] = (status, task, _one_line(result))
+            self._progress(f"{host}: {task}: {status}: {scrub(self.failures[host][2], self.hidden)}")
+        elif status == "ok" and task in MILESTONES:
+            self._progress(f"{host}: {MILESTONES[task]}")
         if status != "start":
             self._log(host, status, task, result)
         return True
+
+    def _progress(self, line: str) -> None:
+        if self.say is not None:
+            self.say(line)
 
     def _log(self, host: str, status: str, task: str, result: dict) -> None:
         lines = [f"{time.strftime('%Y-%m-%d %H:%M:%S')} {task}: {status}"]
@@ -98,7 +110,8 @@ def _one_line(result: dict) -> str:
     return "failed (no message)"
 
 
-def run_playbook(inputs: PlaybookInputs, hosts: list[str], more_vars: dict | None = None) -> list[HostOutcome]:
+def run_playbook(inputs: PlaybookInputs, hosts: list[str], more_vars: dict | None = None,
+                 say=None) -> list[HostOutcome]:
     """Run the playbook on ``hosts`` (already read from the inventory) and return one outcome each;
     ``more_vars`` override the inventory's (Ansible extra variables)."""
     from edgeprof.errors import fail
@@ -106,7 +119,7 @@ def run_playbook(inputs: PlaybookInputs, hosts: list[str], more_vars: dict | Non
     inputs.logs.mkdir(parents=True, exist_ok=True)
     inputs.fetch_dir.mkdir(parents=True, exist_ok=True)
     hidden = secrets()
-    events = _Events(inputs.logs, hidden)
+    events = _Events(inputs.logs, hidden, say)
     for host in hosts:
         with open(inputs.logs / f"{host}.log", "a", encoding="utf-8") as log:
             log.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} edgeprof fleet, edgeprof {inputs.version}\n")

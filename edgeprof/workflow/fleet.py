@@ -65,7 +65,7 @@ def run_fleet(options: FleetOptions, say: Say) -> FleetOutcome:
                             options.out / "logs", options.limit, options.forks, options.offline,
                             options.forward_hf_token)
     say(f"== ansible: install edgeprof {version}, copy, run, fetch (logs in {inputs.logs})")
-    outcomes = run_playbook(inputs, [h.name for h in hosts], _timeout_vars(options))
+    outcomes = run_playbook(inputs, [h.name for h in hosts], _timeout_vars(options), say)
     devices = _merge(inputs.fetch_dir, options.out, [h.name for h in hosts], say)
     report = None
     if devices:
