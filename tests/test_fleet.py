@@ -118,3 +118,36 @@ def test_fleet_runs_every_board_survives_one_dropping_off_and_resumes(fleet_boar
     assert SECRET not in _files_text(out)
     for board in fleet_boards:
         assert SECRET not in _files_text(board.home / "edgeprof" / "work")
+
+
+def test_a_board_past_its_time_limit_is_reported_and_its_results_still_fetched(fleet_boards, wheelhouse,
+                                                                                tiny_factory, tmp_path, monkeypatch):
+    for key, value in fleet_boards.ansible_env().items():
+        monkeypatch.setenv(key, value)
+    checkpoint, _, _ = tiny_factory(TinySpec(tied=True))
+    models, inventory = _project(tmp_path, checkpoint, fleet_boards)
+    out = tmp_path / "fleet"
+    board = fleet_boards["pi5-a"]
+    (board.home / "edgeprof" / "results.tgz").unlink(missing_ok=True)  # only this run's fetch may bring one
+    result = CliRunner().invoke(cli, ["fleet", str(inventory), str(models), "--out", str(out), "--limit", "pi5-a",
+                                      "--wheelhouse", str(wheelhouse), "--offline", "--timeout", "2", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("pi5-a "))
+    assert "failed" in line and "passed its time limit (2 s) and was stopped" in line, result.output
+    assert "edgeprof run finished" not in result.output
+    assert (out / "incoming" / "pi5-a.tgz").is_file()  # packed and fetched after the limit, whatever it holds
+    assert not _runs_of(board.user, seconds=15), "the board's edgeprof run outlived its time limit"
+
+
+def _runs_of(user: str, seconds: float) -> list:
+    """`edgeprof run` processes of ``user`` still alive after waiting up to ``seconds``."""
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = [p for p in psutil.process_iter(["username", "cmdline"])
+                 if p.info["username"] == user and "run" in (p.info["cmdline"] or [])
+                 and any(part.endswith("/edgeprof") for part in p.info["cmdline"] or [])]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.5)

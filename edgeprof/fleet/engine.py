@@ -78,7 +78,7 @@ class _Events:
         if status in ("failed", "unreachable") and not data.get("ignore_errors"):
             self.failures[host] = (status, task, _one_line(result))
             self._progress(f"{host}: {task}: {status}: {scrub(self.failures[host][2], self.hidden)}")
-        elif status == "ok" and task in MILESTONES:
+        elif status == "ok" and task in MILESTONES and result.get("rc", 0) == 0:
             self._progress(f"{host}: {MILESTONES[task]}")
         if status != "start":
             self._log(host, status, task, result)
