@@ -74,11 +74,13 @@ def _emit(inventory: Path, models_file: Path, suite: str | None, limit: str | No
 
     if not image:
         raise click.UsageError("--emit-k8s needs --image: the container image with edgeprof installed")
+    from edgeprof.bench.suite import find_suite
+    from edgeprof.paths import data_dir
+
     models = load_models_file(models_file)
-    suite_name = suite or models.suite
-    suite_path = (models_file.parent / suite_name) if suite_name.endswith(".toml") else None
-    options = K8sOptions(image=image, suite=Path(suite_name).stem if suite_path else suite_name,
-                         models_toml=models_file.read_text(encoding="utf-8"),
-                         suite_toml=suite_path.read_text(encoding="utf-8") if suite_path else None)
+    suite_path = find_suite(suite or models.suite, models_file.parent)  # a shipped suite, or a file beside models
+    shipped = suite_path.parent == data_dir("bench") / "suites"
+    options = K8sOptions(image=image, suite=suite_path.stem, models_toml=models_file.read_text(encoding="utf-8"),
+                         suite_toml=None if shipped else suite_path.read_text(encoding="utf-8"))
     for path in emit_k8s(read_inventory(inventory, limit), options, out):
         click.echo(f"wrote {path}")
